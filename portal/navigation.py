@@ -1,0 +1,48 @@
+"""The page registry: every page, its section and the roles that may open it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("customer", "executive", "compliance", "analyst", "admin")
+STAFF = frozenset({"executive", "compliance", "analyst", "admin"})
+EVERYONE = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A page: its key (URL path and catalogue key `nav.<key>`), script, section, icon and roles."""
+
+    key: str
+    script: str
+    section: str
+    icon: str
+    roles: frozenset[str]
+    default: bool = False
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "home.py", "public", ":material/home:", EVERYONE, default=True),
+    PageSpec("overview", "overview.py", "executive", ":material/dashboard:", STAFF),
+)
+
+SECTIONS = ("public", "executive", "compliance", "analyst", "admin", "account")
+
+
+def pages_for(role: str | None) -> list[PageSpec]:
+    """The pages a role may open, in registry order (anonymous users are customers)."""
+    role = role or "customer"
+    return [p for p in PAGES if role in p.roles]
+
+
+def page(key: str) -> PageSpec:
+    """Look up one page by key."""
+    for spec in PAGES:
+        if spec.key == key:
+            return spec
+    raise KeyError(key)
+
+
+def may_open(role: str | None, key: str) -> bool:
+    """Whether a role may open a page."""
+    return (role or "customer") in page(key).roles

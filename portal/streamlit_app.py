@@ -1,0 +1,36 @@
+"""Entry point: navigation by role, the shared sidebar, then the chosen page."""
+
+import streamlit as st
+
+from portal import navigation, ui
+from portal.i18n import t
+
+ui.setup()
+role = ui.current_role()
+
+
+def _gate(spec: navigation.PageSpec):
+    def gate() -> None:
+        st.title(t(f"nav.{spec.key}"))
+        ui.signin_prompt()
+
+    gate.__name__ = f"gate_{spec.key}"
+    return gate
+
+
+sections: dict[str, list] = {}
+for spec in navigation.PAGES:
+    allowed = navigation.may_open(role, spec.key)
+    sections.setdefault(t(f"nav.section.{spec.section}"), []).append(
+        st.Page(
+            ui.APP_PAGES / spec.script if allowed else _gate(spec),
+            title=t(f"nav.{spec.key}"),
+            icon=spec.icon,
+            url_path=spec.key,
+            default=spec.default,
+            visibility="visible" if allowed else "hidden",
+        )
+    )
+current = st.navigation(sections)
+ui.language_switch()
+current.run()

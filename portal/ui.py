@@ -1,0 +1,200 @@
+"""Streamlit helpers shared by every page: setup, the signed-in user, sidebar filters, cached
+queries, tables with downloads, charts and empty states. Pages stay thin by calling these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from portal import config, db, export, i18n, navigation
+from portal.auth_types import User
+from portal.i18n import t
+
+APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+FILTER_DIMENSIONS = ("product", "region", "risk_grade")
+CACHE_TTL_S = 600
+
+
+def setup() -> None:
+    """Configure the page and set this run's language from the URL or the session."""
+    st.set_page_config(page_title="Collections Portal", page_icon=":material/account_balance:", layout="wide")
+    if "lang" not in st.session_state:
+        url_lang = st.query_params.get("lang")
+        st.session_state.lang = url_lang if url_lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    i18n.set_language(st.session_state.lang)
+
+
+def current_user() -> User | None:
+    """The signed-in user of this session, or None for an anonymous customer."""
+    user = st.session_state.get("user")
+    return user if isinstance(user, User) else None
+
+
+def current_role() -> str:
+    """The role of this session: 'customer' when nobody is signed in."""
+    user = current_user()
+    return user.role if user else "customer"
+
+
+def language_switch() -> None:
+    """A sidebar switch between English and Chinese that also updates the URL."""
+    choice = st.sidebar.segmented_control(
+        t("shell.language"),
+        options=list(i18n.LANGUAGES),
+        format_func=lambda code: t(f"shell.language_{code}"),
+        default=st.session_state.lang,
+        key="lang_switch",
+    )
+    if choice and choice != st.session_state.lang:
+        st.session_state.lang = choice
+        i18n.set_language(choice)
+        st.query_params["lang"] = choice
+        st.rerun()
+    st.query_params["lang"] = st.session_state.lang
+
+
+def data_version(db_path: str | None = None) -> str:
+    """A cheap fingerprint of the data that changes after any upload or complaint edit."""
+    return str(db.scalar(
+        "select concat_ws('-', (select coalesce(max(upload_id), 0) from uploads),"
+        " (select count(*) from complaint_events), (select count(*) from complaints),"
+        " (select count(*) from improvement_actions))",
+        db=db_path,
+    ))
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=512, show_spinner=False)
+def _cached_query(name: str, db_path: str, version: str, role: str, params: tuple) -> pd.DataFrame:
+    return db.query(name, db=db_path, **{k: list(v) if isinstance(v, tuple) else v for k, v in params})
+
+
+def run_query(name: str, **params: Any) -> pd.DataFrame:
+    """Run a named query through a bounded cache keyed by database, data version, role and params."""
+    db_path = str(config.db_path().resolve())
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+    return _cached_query(name, db_path, data_version(db_path), current_role(), frozen).copy()
+
+
+def clear_caches() -> None:
+    """Drop every cached query result (after an upload, for example)."""
+    _cached_query.clear()
+
+
+def _url_list(key: str) -> list[str]:
+    return [v for v in st.query_params.get_all(key) if v]
+
+
+def _url_date(key: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(st.query_params.get(key, ""))
+    except ValueError:
+        return None
+
+
+def sidebar_filters(dimensions: Iterable[str] = FILTER_DIMENSIONS, dates: bool = True) -> dict[str, Any]:
+    """Draw the shared sidebar filters, keep them in the URL, and return them as query parameters.
+
+    The date range selects month-ends: `start` is inclusive and `end` exclusive, as in the contract.
+    """
+    options = run_query("filter_options")
+    months = run_query("month_ends")["as_of"]
+    params: dict[str, Any] = {}
+    st.sidebar.subheader(t("filters.title"))
+    if dates and not months.empty:
+        lo, hi = pd.Timestamp(months.min()).date(), pd.Timestamp(months.max()).date()
+        if "flt_dates" not in st.session_state:
+            start, end = _url_date("from") or lo, _url_date("to") or hi
+            st.session_state.flt_dates = (max(lo, min(start, hi)), max(lo, min(end, hi)))
+        picked = st.sidebar.date_input(t("filters.date_range"), min_value=lo, max_value=hi, key="flt_dates")
+        if isinstance(picked, tuple | list) and len(picked) == 2:
+            start, end = picked
+        else:
+            start = end = picked[0] if isinstance(picked, tuple | list) and picked else lo
+        params["start"], params["end"] = start, end + dt.timedelta(days=1)
+        st.query_params["from"], st.query_params["to"] = start.isoformat(), end.isoformat()
+    for dim in dimensions:
+        values = sorted(options.loc[options["dimension"] == dim, "value"].dropna().tolist())
+        key = f"flt_{dim}"
+        if key not in st.session_state:
+            st.session_state[key] = [v for v in _url_list(dim) if v in values]
+        chosen = st.sidebar.multiselect(
+            t(f"filters.{dim}"), values, key=key, placeholder=t("filters.all"),
+            format_func=lambda v, d=dim: i18n.label(d, v),
+        )
+        params[dim] = chosen or None
+        if chosen:
+            st.query_params[dim] = chosen
+        elif dim in st.query_params:
+            del st.query_params[dim]
+    return params
+
+
+def month_picker(label_key: str, key: str, default_offset: int = 0) -> dt.date | None:
+    """A select box of the month-ends in the data, newest first; None when there are none."""
+    months = sorted((pd.Timestamp(m).date() for m in run_query("month_ends")["as_of"]), reverse=True)
+    if not months:
+        return None
+    index = min(default_offset, len(months) - 1)
+    return st.selectbox(t(label_key), months, index=index, key=key)
+
+
+def empty_state(key: str = "common.empty") -> None:
+    """Tell the user that nothing matches, and what to try."""
+    st.info(t(key), icon=":material/filter_alt_off:")
+
+
+def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
+    """CSV and XLSX download buttons for what is on screen, safe from formula injection."""
+    left, right, _ = st.columns([1, 1, 6])
+    left.download_button(
+        t("common.download_csv"), export.to_csv_bytes(frame), file_name=f"{stem}.csv",
+        mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
+    )
+    right.download_button(
+        t("common.download_xlsx"), export.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore",
+    )
+
+
+def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None) -> None:
+    """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads."""
+    if frame.empty:
+        empty_state()
+        return
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
+    downloads(frame, stem, key)
+
+
+def chart(fig: Any, key: str) -> None:
+    """A Plotly chart; its toolbar downloads it as PNG."""
+    st.plotly_chart(
+        fig, width="stretch", key=key,
+        config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}},
+    )
+
+
+def plain_text(value: object) -> None:
+    """Show user-supplied text verbatim: never as HTML or markdown."""
+    st.text("" if value is None else str(value))
+
+
+def require_role(*roles: str) -> User:
+    """Stop the page with a sign-in prompt unless the session's user has one of roles (or is admin)."""
+    user = current_user()
+    if user is None or (user.role not in roles and user.role != "admin"):
+        signin_prompt()
+        st.stop()
+    return user
+
+
+def signin_prompt() -> None:
+    """The message shown instead of a page the session may not open."""
+    st.warning(t("shell.signin_required"), icon=":material/lock:")
+    if any(p.key == "signin" for p in navigation.PAGES):
+        st.page_link(str(APP_PAGES / "signin.py"), label=t("nav.signin"), icon=":material/login:")
