@@ -1,0 +1,52 @@
+"""Shared fixtures: a migrated empty database and a small demo database, both real files on disk."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from portal import db
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTERNAL = ROOT.parent / "shared" / "external"
+DEMO_LOANS = 2000
+DEMO_SEED = 11
+
+
+@pytest.fixture
+def tmp_db(tmp_path, monkeypatch) -> Path:
+    """A fresh, migrated DuckDB file; also the default database (PORTAL_DB) for the test."""
+    path = tmp_path / "portal.duckdb"
+    monkeypatch.setenv("PORTAL_DB", str(path))
+    db.connect(path)
+    yield path
+    db.close(path)
+
+
+@pytest.fixture(scope="session")
+def demo_db_template(tmp_path_factory) -> Path:
+    """A small demo database built once per test session (do not write to it: copy it)."""
+    from portal import demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    demo.build(path, loans=DEMO_LOANS, seed=DEMO_SEED)
+    db.close(path)
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_db_template, tmp_path, monkeypatch) -> Path:
+    """A private copy of the small demo database, set as PORTAL_DB for the test."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db_template, path)
+    monkeypatch.setenv("PORTAL_DB", str(path))
+    yield path
+    db.close(path)
+
+
+@pytest.fixture(scope="session")
+def external_dir() -> Path:
+    """The real public data in ../shared/external (read-only)."""
+    return EXTERNAL
