@@ -24,6 +24,8 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "home.py", "public", ":material/home:", EVERYONE, default=True),
     PageSpec("overview", "overview.py", "executive", ":material/dashboard:", STAFF),
+    PageSpec("users", "users.py", "admin", ":material/manage_accounts:", frozenset({"admin"})),
+    PageSpec("signin", "signin.py", "account", ":material/login:", EVERYONE),
 )
 
 SECTIONS = ("public", "executive", "compliance", "analyst", "admin", "account")

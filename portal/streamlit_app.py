@@ -6,6 +6,7 @@ from portal import navigation, ui
 from portal.i18n import t
 
 ui.setup()
+ui.session_guard()
 role = ui.current_role()
 
 
@@ -32,5 +33,6 @@ for spec in navigation.PAGES:
         )
     )
 current = st.navigation(sections)
+ui.account_box()
 ui.language_switch()
 current.run()

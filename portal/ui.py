@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from portal import config, db, export, i18n, navigation
+from portal import auth, config, db, export, i18n, masking, navigation
 from portal.auth_types import User
 from portal.i18n import t
 
@@ -39,6 +39,83 @@ def current_role() -> str:
     """The role of this session: 'customer' when nobody is signed in."""
     user = current_user()
     return user.role if user else "customer"
+
+
+def oidc_configured() -> bool:
+    """Whether `[auth]` is configured in secrets, so that st.login can be offered."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises rather than returning empty
+        return False
+
+
+def _start_session(user: User, source: str) -> None:
+    # A fresh session state on every sign-in: nothing of the previous user's state survives.
+    for key in [k for k in st.session_state if k != "lang"]:
+        del st.session_state[key]
+    st.session_state.user = user
+    st.session_state.auth_source = source
+    st.session_state.last_seen = auth.utcnow()
+
+
+def sign_in(username: str, password: str) -> User:
+    """Check a local account's password and start its session; raises auth.AuthError."""
+    user = auth.authenticate(username, password)
+    _start_session(user, "local")
+    return user
+
+
+def sign_out(notice: str | None = "signed_out") -> None:
+    """End the session: drop the user and every piece of session state but the language."""
+    for key in [k for k in st.session_state if k != "lang"]:
+        del st.session_state[key]
+    if notice:
+        st.session_state.auth_notice = notice
+
+
+def session_guard() -> None:
+    """Each run: end an idle or disabled session with a message, adopt an OIDC identity, mark activity."""
+    now = auth.utcnow()
+    user = current_user()
+    source = st.session_state.get("auth_source")
+    if user is not None and auth.session_expired(st.session_state.get("last_seen"), now):
+        if source == "oidc":
+            st.logout()
+        sign_out("expired")
+    elif user is not None and source == "local":
+        fresh = auth.refresh(user)
+        if fresh is None:
+            sign_out("disabled")
+        elif fresh != user:
+            st.session_state.user = fresh
+    if current_user() is None and oidc_configured() and st.user.is_logged_in:
+        oidc_user = auth.oidc_user(st.user.to_dict())
+        if oidc_user is not None:
+            _start_session(oidc_user, "oidc")
+        elif "auth_notice" not in st.session_state:
+            st.session_state.auth_notice = "oidc_no_role"
+    if current_user() is not None:
+        st.session_state.last_seen = now
+    notice = st.session_state.pop("auth_notice", None)
+    if notice == "expired":
+        st.warning(t("auth.expired", minutes=config.setting("session_timeout_minutes")), icon=":material/timer_off:")
+    elif notice in ("signed_out", "disabled", "oidc_no_role"):
+        st.info(t(f"auth.{notice}"), icon=":material/logout:")
+
+
+def account_box() -> None:
+    """The sidebar block naming the signed-in user, with a sign-out button."""
+    user = current_user()
+    if user is None:
+        return
+    with st.sidebar.container(border=True):
+        # User-supplied names are shown with st.text, never as markdown.
+        st.text(t("auth.signed_in_as", name=user.display_name or user.username, role=i18n.label("role", user.role)))
+        if st.session_state.get("auth_source") == "oidc":
+            if st.button(t("auth.signout"), key="shell_signout", icon=":material/logout:"):
+                st.logout()
+        else:
+            st.button(t("auth.signout"), key="shell_signout", icon=":material/logout:", on_click=sign_out)
 
 
 def language_switch() -> None:
@@ -78,6 +155,15 @@ def run_query(name: str, **params: Any) -> pd.DataFrame:
     db_path = str(config.db_path().resolve())
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
     return _cached_query(name, db_path, data_version(db_path), current_role(), frozen).copy()
+
+
+def run_user_query(name: str, **params: Any) -> pd.DataFrame:
+    """Like run_query, for results that depend on who is signed in: the cache is keyed by user too."""
+    db_path = str(config.db_path().resolve())
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+    user = current_user()
+    who = f"{current_role()}:{user.username if user else ''}"
+    return _cached_query(name, db_path, data_version(db_path), who, frozen).copy()
 
 
 def clear_caches() -> None:
@@ -149,7 +235,8 @@ def empty_state(key: str = "common.empty") -> None:
 
 
 def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
-    """CSV and XLSX download buttons for what is on screen, safe from formula injection."""
+    """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked."""
+    frame = masking.mask_frame(frame, current_role())
     left, right, _ = st.columns([1, 1, 6])
     left.download_button(
         t("common.download_csv"), export.to_csv_bytes(frame), file_name=f"{stem}.csv",
@@ -163,10 +250,15 @@ def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
 
 
 def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None) -> None:
-    """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads."""
+    """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads.
+
+    Personal-data columns (name, mobile, id_number, *_mobile, raw_row, narrative...) are masked;
+    show one clear value only through reveal_button().
+    """
     if frame.empty:
         empty_state()
         return
+    frame = masking.mask_frame(frame, current_role())
     st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
     downloads(frame, stem, key)
 
@@ -198,3 +290,33 @@ def signin_prompt() -> None:
     st.warning(t("shell.signin_required"), icon=":material/lock:")
     if any(p.key == "signin" for p in navigation.PAGES):
         st.page_link(str(APP_PAGES / "signin.py"), label=t("nav.signin"), icon=":material/login:")
+
+
+def reveal_button(table: str, record_key: str, field: str, value: object, key: str) -> None:
+    """Show one personal-data value masked; compliance and admin may reveal it with a logged reason.
+
+    Pattern for pages: `ui.reveal_button("customers", customer_id, "mobile", row["mobile"], key="m1")`.
+    Revealable (table, field) pairs are masking.REVEALABLE. The clear value is shown only in the run
+    that revealed it; every reveal writes a pii_reveals row.
+    """
+    kind = masking.column_kind(field) or "text"
+    masked = {"name": masking.mask_name, "mobile": masking.mask_mobile,
+              "id_number": masking.mask_id_number}.get(kind, masking.mask_text)(value)
+    user = current_user()
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    with left:
+        st.text("" if masked is None else masked)
+    if not masking.may_reveal(user.role if user else None) or value is None:
+        return
+    with right.popover(t("auth.reveal.button"), icon=":material/visibility:", key=f"reveal_pop_{key}"):
+        with st.form(f"reveal_form_{key}", clear_on_submit=True):
+            reason = st.text_input(t("auth.reveal.reason"), key=f"reveal_reason_{key}")
+            submitted = st.form_submit_button(t("auth.reveal.submit"))
+        if submitted:
+            try:
+                clear = masking.reveal(None, user, table, record_key, field, reason)
+            except masking.RevealError as exc:
+                st.error(t({"reason": "auth.reveal.reason_required", "not_found": "auth.reveal.not_found"}
+                           .get(exc.code, "auth.reveal.not_allowed")))
+            else:
+                st.text(t("auth.reveal.shown", value="" if clear is None else clear))
