@@ -1,0 +1,169 @@
+-- Channel effectiveness over a period, per channel: attempts; reach, rpc and ptp rates per attempt;
+-- the share of ptps kept (payments on the loan in [contact_at, ptp_due_on + 3 days] add up to at least
+-- ptp_amount); the amount recovered (each payment in the period goes to the last reaching contact on
+-- its loan in the 7 days before it; payments with none are not attributed); cost and cost per yuan
+-- recovered; complaints naming the channel, and per 10,000 attempts.
+-- param: start date = null
+-- param: end date = null
+-- param: product text[] = null
+-- param: region text[] = null
+-- param: risk_grade text[] = null
+with
+
+loans_in_scope as (
+    select loan_id
+    from loans
+    where
+        ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
+),
+
+period_contacts as (
+    select
+        contact_id,
+        loan_id,
+        contact_at,
+        channel,
+        ptp_amount,
+        ptp_due_on,
+        cost,
+        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused') as is_reached,
+        outcome in ('rpc', 'ptp', 'refused') as is_rpc,
+        outcome = 'ptp' as is_ptp
+    from contacts
+    where
+        loan_id in (select loan_id from loans_in_scope)
+        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
+),
+
+reaching_contacts as (
+    select
+        loan_id,
+        contact_at,
+        channel
+    from contacts
+    where
+        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+period_payments as (
+    select
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where
+        loan_id in (select loan_id from loans_in_scope)
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
+        and ($end::date is null or paid_at < $end::date::timestamptz)
+),
+
+last_reaching_contact as (
+    select
+        period_payments.amount,
+        period_payments.paid_at,
+        reaching_contacts.contact_at,
+        reaching_contacts.channel
+    from period_payments
+    asof inner join reaching_contacts
+        on
+            period_payments.loan_id = reaching_contacts.loan_id
+            and period_payments.paid_at >= reaching_contacts.contact_at
+),
+
+recovered as (
+    select
+        channel,
+        sum(amount) as recovered_amount
+    from last_reaching_contact
+    where contact_at >= paid_at - interval 7 day
+    group by channel
+),
+
+ptp_outcomes as (
+    select
+        period_contacts.contact_id,
+        period_contacts.channel,
+        coalesce(sum(payments.amount), 0) >= coalesce(period_contacts.ptp_amount, 0.01) as is_kept
+    from period_contacts
+    left join payments
+        on
+            period_contacts.loan_id = payments.loan_id
+            and payments.paid_at >= period_contacts.contact_at
+            and payments.paid_at < (coalesce(period_contacts.ptp_due_on, period_contacts.contact_at::date) + 4)::timestamptz
+    where period_contacts.is_ptp
+    group by period_contacts.contact_id, period_contacts.channel, period_contacts.ptp_amount
+),
+
+ptp_kept as (
+    select
+        channel,
+        count(*) as ptps,
+        count(*) filter (where is_kept) as kept
+    from ptp_outcomes
+    group by channel
+),
+
+channel_complaints as (
+    select
+        channel,
+        count(*) as complaints
+    from complaints
+    where
+        channel is not null
+        and ($start::date is null or received_at >= $start::date::timestamptz)
+        and ($end::date is null or received_at < $end::date::timestamptz)
+        -- a complaint without a loan only counts when no loan filter is set
+        and (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or loan_id in (select loan_id from loans_in_scope)
+        )
+    group by channel
+),
+
+attempts as (
+    select
+        channel,
+        count(*) as attempts,
+        count(*) filter (where is_reached) as reached,
+        count(*) filter (where is_rpc) as rpcs,
+        count(*) filter (where is_ptp) as ptps,
+        sum(cost) as cost
+    from period_contacts
+    group by channel
+),
+
+channels as (
+    select channel from attempts
+    union
+    select channel from recovered
+    union
+    select channel from channel_complaints
+),
+
+final as (
+    select
+        channels.channel,
+        coalesce(attempts.attempts, 0)::bigint as attempts,
+        (attempts.reached / nullif(attempts.attempts, 0))::double as reach_rate,
+        (attempts.rpcs / nullif(attempts.attempts, 0))::double as rpc_rate,
+        (attempts.ptps / nullif(attempts.attempts, 0))::double as ptp_rate,
+        (ptp_kept.kept / nullif(ptp_kept.ptps, 0))::double as ptp_kept_rate,
+        coalesce(recovered.recovered_amount, 0)::decimal(18, 2) as recovered_amount,
+        coalesce(attempts.cost, 0)::decimal(18, 2) as cost,
+        round(attempts.cost / nullif(recovered.recovered_amount, 0), 4)::double as cost_per_yuan_recovered,
+        coalesce(channel_complaints.complaints, 0)::bigint as complaints,
+        (coalesce(channel_complaints.complaints, 0) * 10000.0 / nullif(attempts.attempts, 0))::double
+            as complaints_per_10k_attempts
+    from channels
+    left join attempts on channels.channel = attempts.channel
+    left join ptp_kept on channels.channel = ptp_kept.channel
+    left join recovered on channels.channel = recovered.channel
+    left join channel_complaints on channels.channel = channel_complaints.channel
+)
+
+select * from final
+order by list_position(['sms', 'app', 'phone', 'letter', 'social', 'visit', 'legal'], channel), channel
