@@ -1,0 +1,198 @@
+"""The `portal` command: demo, load, query, audit verify, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portal import config
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    """A problem to report in one line, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--param expects key=value, got {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """Print a named query as CSV or JSON."""
+    import pandas as pd
+
+    from portal import db
+
+    q = db.get_query(args.name)
+    frame = db.query(q.name, db=args.db, **_parse_params(args.param))
+    for col in frame.columns:
+        series = frame[col]
+        if pd.api.types.is_datetime64_dtype(series) and (series.dropna().dt.normalize() == series.dropna()).all():
+            frame[col] = series.dt.strftime("%Y-%m-%d")
+    if args.format == "json":
+        records = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from portal.export import neutralise
+
+        sys.stdout.write(neutralise(frame).to_csv(index=False))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the demo database."""
+    from portal import demo
+
+    summary = demo.build(args.db, loans=args.loans, seed=args.seed, contacts_scale=args.contacts_scale)
+    size = Path(summary.path).stat().st_size / 2**20
+    counts = ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())
+    print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)")
+    _print_new_accounts(args.db)
+    return EXIT_OK
+
+
+def _print_new_accounts(db_path: str | None) -> None:
+    """Create the demo staff accounts on first run and print their passwords once."""
+    try:
+        from portal import auth
+    except ImportError:
+        return
+    created = auth.ensure_demo_accounts(db_path)
+    if created:
+        print("demo accounts (passwords are shown only this once):")
+        for username, role, password in created:
+            print(f"  {role:<11} user {username:<12} password {password}")
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Validate and load one file into a dataset."""
+    from portal import ingest
+
+    try:
+        result = ingest.load_file(args.dataset, args.file, strict=args.strict, db=args.db,
+                                  uploaded_by=os.environ.get("USER", "cli"))
+    except ingest.UploadError as exc:
+        raise CliError(f"nothing loaded: {exc}") from None
+    print(f"{result.dataset}: {result.accepted:,} rows accepted, {result.rejected:,} rejected "
+          f"(upload {result.upload_id}, {result.status})")
+    if result.message:
+        print(result.message)
+    if result.accepted == 0 and result.rejected > 0 or result.status in ("rejected", "failed"):
+        return EXIT_USAGE
+    return EXIT_PARTIAL if result.rejected else EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Verify the complaint audit hash chain."""
+    from portal import complaints
+
+    result = complaints.verify_chain(db=args.db)
+    print(result.message)
+    return EXIT_OK if result.ok else EXIT_BROKEN
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the web portal, building the demo database first if there is none."""
+    from portal import db, demo
+
+    path = config.db_path(args.db).resolve()
+    if not path.exists():
+        print(f"no database at {path}: building the demo ({args.loans:,} loans)...", flush=True)
+        summary = demo.build(path, loans=args.loans, seed=args.seed)
+        print(f"built in {summary.seconds:.1f} s", flush=True)
+    else:
+        db.connect(path)
+    _print_new_accounts(str(path))
+    db.close()
+    env = dict(os.environ, PORTAL_DB=str(path))
+    cmd = [sys.executable, "-m", "streamlit", "run", str(config.PACKAGE_DIR / "streamlit_app.py"),
+           "--server.port", str(args.port), "--server.address", args.address]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    print(f"portal on http://{args.address}:{args.port}  (Ctrl+C stops it)", flush=True)
+    try:
+        return subprocess.call(cmd, env=env, cwd=config.ROOT_DIR)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `portal` command."""
+    parser = argparse.ArgumentParser(prog="portal", description="Collections Portal command line.")
+    parser.add_argument("--db", default=None,
+                        help="database file (default: $PORTAL_DB, else data/portal.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="build a realistic demo database")
+    p.add_argument("--loans", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--contacts-scale", type=float, default=1.0,
+                   help="multiply the contact volume (benchmarks use this)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("load", help="validate and load a file (CSV, XLSX or Parquet)")
+    p.add_argument("dataset", choices=["customers", "loans", "snapshots", "contacts", "payments", "complaints"])
+    p.add_argument("file")
+    p.add_argument("--strict", action="store_true", help="load nothing if any row is bad")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("query", help="print a named query (queries/NAME.sql)")
+    p.add_argument("name")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("audit", help="complaint audit trail")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
+    v.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("serve", help="start the web portal (builds the demo database if none exists)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="localhost")
+    p.add_argument("--loans", type=int, default=50_000, help="demo size when no database exists")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `portal` command and return its exit code."""
+    from portal import db
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        code = args.func(args)
+    except CliError as exc:
+        print(f"portal: {exc}", file=sys.stderr)
+        return exc.code
+    except db.QueryError as exc:
+        print(f"portal: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except db.PortalDBError as exc:
+        print(f"portal: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    if os.environ.get("PORTAL_TIMING"):
+        print(f"({time.perf_counter() - started:.2f} s)", file=sys.stderr)
+    return code

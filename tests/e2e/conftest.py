@@ -1,0 +1,132 @@
+"""Real-browser fixtures: a live `streamlit run` over a demo database, and Playwright driving
+Debian's /usr/bin/chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from portal import db
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+STAFF_ROLES = ("executive", "compliance", "analyst", "admin")
+
+pytestmark = pytest.mark.e2e
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def e2e_db(tmp_path_factory) -> Path:
+    """The demo database the live server uses (built small, before the server locks it)."""
+    from portal import demo
+
+    path = tmp_path_factory.mktemp("e2e") / "portal.duckdb"
+    demo.build(path, loans=1500, seed=5)
+    return path
+
+
+@pytest.fixture(scope="session")
+def e2e_accounts(e2e_db) -> dict[str, tuple[str, str]]:
+    """One staff account per role in the e2e database: role -> (username, password)."""
+    accounts: dict[str, tuple[str, str]] = {}
+    try:
+        from portal import auth
+    except ImportError:
+        return accounts
+    for role in STAFF_ROLES:
+        username, password = f"e2e_{role}", secrets.token_urlsafe(12)
+        auth.create_user(username=username, role=role, password=password, db=e2e_db)
+        accounts[role] = (username, password)
+    return accounts
+
+
+@pytest.fixture(scope="session")
+def portal_url(e2e_db, e2e_accounts, tmp_path_factory) -> str:
+    """Start `streamlit run` on a free port over the e2e database; yield its URL; stop it."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is missing: apt-get install -y chromium (scripts/test.sh does this)")
+    db.close(e2e_db)
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("e2e-log") / "streamlit.log").open("w")
+    env = dict(os.environ, PORTAL_DB=str(e2e_db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "portal" / "streamlit_app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, launched by Playwright with the flags this machine needs."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A fresh browser context and page (own cookies and session) for one test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def wait_for_app(page) -> None:
+    """Wait until Streamlit has finished running the script of the current page."""
+    page.wait_for_selector('[data-testid="stApp"]', state="attached")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === ''",
+        timeout=30_000,
+    )
+    page.wait_for_timeout(300)

@@ -1,0 +1,34 @@
+"""The app shell in a real browser: it opens, switches language, and every page URL renders without error."""
+
+from __future__ import annotations
+
+from portal import navigation
+from tests.e2e.conftest import wait_for_app
+
+
+def _assert_no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.inner_text("body")[:2000]
+
+
+def test_open_switch_language_and_visit_every_page(portal_url, browser_page):
+    page = browser_page
+    page.goto(portal_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Collections Portal").wait_for()
+    _assert_no_exception(page)
+
+    page.locator('[data-testid="stSidebar"]').get_by_text("中文", exact=True).click()
+    page.get_by_role("heading", name="催收与投诉管理门户").wait_for()
+    assert "lang=zh" in page.url
+    page.locator('[data-testid="stSidebar"]').get_by_text("English", exact=True).click()
+    page.get_by_role("heading", name="Collections Portal").wait_for()
+
+    for spec in navigation.PAGES:
+        page.goto(f"{portal_url}/{spec.key}")
+        wait_for_app(page)
+        _assert_no_exception(page)
+        body = page.inner_text("body")
+        if "customer" in spec.roles:
+            assert "Please sign in" not in body, spec.key
+        else:
+            assert "Please sign in" in body, spec.key
