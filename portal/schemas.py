@@ -2,10 +2,262 @@
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from portal import config, taxonomy
+
 # Upload dataset models (owned by the uploads module).
+# These are the declared rule set for uploads. portal/ingest.py compiles every check below into
+# vectorised DuckDB SQL for bulk files (see ingest.compile_rules); the same models also validate
+# pandas frames directly (lazy=True), and tests check that both give the same failures.
+# Column metadata: `kind` is the storage type, `zh` the Chinese header, `required` whether the
+# column must be present in the file. Foreign keys need the database, so ingest checks them in SQL.
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+
+
+def id_check_digit_ok(value: str) -> bool:
+    """Whether an 18-character ID number carries a valid ISO 7064 MOD 11-2 check digit."""
+    if not re.fullmatch(r"[0-9]{17}[0-9Xx]", value or ""):
+        return False
+    total = sum(int(ch) * w for ch, w in zip(value[:17], ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARS[total % 11] == value[17].upper()
+
+
+def _register(name: str, fn) -> None:
+    if name not in pa.Check.REGISTERED_CUSTOM_CHECKS:
+        pa.extensions.register_check_method(statistics=["flag"], check_type="vectorized")(fn)
+
+
+def mainland_mobile(series: pd.Series, *, flag: bool) -> pd.Series:
+    return series.astype("string").str.fullmatch(MOBILE_PATTERN[1:-1]).fillna(False)
+
+
+def id_length(series: pd.Series, *, flag: bool) -> pd.Series:
+    return series.astype("string").str.fullmatch(r"[0-9]{17}[0-9Xx]").fillna(False)
+
+
+def id_check_digit(series: pd.Series, *, flag: bool) -> pd.Series:
+    return series.map(lambda v: (not id_length_one(v)) or id_check_digit_ok(v))
+
+
+def id_length_one(value: object) -> bool:
+    """Whether a value has the shape of an 18-character ID number."""
+    return isinstance(value, str) and re.fullmatch(r"[0-9]{17}[0-9Xx]", value) is not None
+
+
+def month_end(series: pd.Series, *, flag: bool) -> pd.Series:
+    dates = pd.to_datetime(series)
+    return dates == dates + pd.offsets.MonthEnd(0)
+
+
+def not_future(series: pd.Series, *, flag: bool) -> pd.Series:
+    values = pd.to_datetime(series)
+    now = pd.Timestamp.now(tz="UTC")
+    if getattr(values.dt, "tz", None) is None:
+        return values <= now.tz_convert(config.setting("timezone")).tz_localize(None)
+    return values <= now
+
+
+def max_2_decimals(series: pd.Series, *, flag: bool) -> pd.Series:
+    cents = series.astype(float) * 100
+    return (cents - cents.round()).abs() < 1e-6
+
+
+def iana_timezone(series: pd.Series, *, flag: bool) -> pd.Series:
+    return series.map(lambda v: v in _zones())
+
+
+def channel_list(series: pd.Series, *, flag: bool) -> pd.Series:
+    return series.map(lambda v: all(p.strip() in taxonomy.CHANNELS for p in str(v).split(",") if p.strip()))
+
+
+def _zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
+
+
+for _name, _fn in [
+    ("mainland_mobile", mainland_mobile), ("id_length", id_length), ("id_check_digit", id_check_digit),
+    ("month_end", month_end), ("not_future", not_future), ("max_2_decimals", max_2_decimals),
+    ("iana_timezone", iana_timezone), ("channel_list", channel_list),
+]:
+    _register(_name, _fn)
+
+ON = {"flag": True}
+TZ = "UTC"
+
+
+def _meta(kind: str, zh: str | None = None, required: bool = True) -> dict:
+    return {"kind": kind, "zh": zh, "required": required}
+
+
+def _amount(zh: str | None = None, required: bool = True, nullable: bool = False, **checks):
+    return pa.Field(nullable=nullable, max_2_decimals=ON, metadata=_meta("amount", zh, required), **checks)
+
+
+class _UploadConfig:
+    strict = "filter"
+    coerce = True
+
+
+class CustomersUpload(pa.DataFrameModel):
+    """Upload rules for customers (CONTRACT.md)."""
+
+    customer_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64},
+                                        metadata=_meta("text", "客户号"))
+    name: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "姓名", False))
+    mobile: Series[str] = pa.Field(mainland_mobile=ON, metadata=_meta("text", "手机号"))
+    id_number: Series[str] = pa.Field(nullable=True, id_length=ON, id_check_digit=ON,
+                                      metadata=_meta("text", "身份证号", False))
+    province: Series[str] = pa.Field(metadata=_meta("text", "省份"))
+    timezone: Series[str] = pa.Field(iana_timezone=ON, default="Asia/Shanghai",
+                                     metadata=_meta("text", "时区", False))
+    opted_out_channels: Series[str] = pa.Field(nullable=True, channel_list=ON,
+                                               metadata=_meta("text", "拒绝渠道", False))
+
+    Config = _UploadConfig
+
+
+class LoansUpload(pa.DataFrameModel):
+    """Upload rules for loans (CONTRACT.md)."""
+
+    loan_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "借据号"))
+    customer_id: Series[str] = pa.Field(metadata=_meta("text", "客户号"))
+    product: Series[str] = pa.Field(isin=list(taxonomy.PRODUCTS), metadata=_meta("text", "产品"))
+    principal: Series[float] = _amount("本金", gt=0)
+    annual_rate: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 0.36},
+                                          metadata=_meta("rate", "年化利率"))
+    term_months: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": 60},
+                                                  metadata=_meta("int", "期数"))
+    disbursed_on: Series[pa.DateTime] = pa.Field(not_future=ON, metadata=_meta("date", "放款日"))
+    region: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "地区", False))
+    risk_grade: Series[str] = pa.Field(nullable=True, isin=list(taxonomy.RISK_GRADES),
+                                       metadata=_meta("text", "风险等级", False))
+
+    Config = _UploadConfig
+
+
+class SnapshotsUpload(pa.DataFrameModel):
+    """Upload rules for month-end snapshots (CONTRACT.md)."""
+
+    loan_id: Series[str] = pa.Field(metadata=_meta("text", "借据号"))
+    as_of: Series[pa.DateTime] = pa.Field(month_end=ON, not_future=ON, metadata=_meta("date", "统计日"))
+    dpd: Series[pd.Int64Dtype] = pa.Field(ge=0, metadata=_meta("int", "逾期天数"))
+    outstanding_principal: Series[float] = _amount("剩余本金", ge=0)
+    overdue_amount: Series[float] = _amount("逾期金额", ge=0)
+
+    Config = _UploadConfig
+
+    @pa.dataframe_check
+    def overdue_zero_when_current(cls, df: pd.DataFrame) -> pd.Series:
+        """overdue_amount is 0 when dpd is 0."""
+        return (df["dpd"] != 0) | (df["overdue_amount"] == 0)
+
+
+class ContactsUpload(pa.DataFrameModel):
+    """Upload rules for the collection contact log (CONTRACT.md)."""
+
+    contact_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "催收记录号"))
+    loan_id: Series[str] = pa.Field(metadata=_meta("text", "借据号"))
+    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(not_future=ON, dtype_kwargs={"unit": "us", "tz": TZ},
+                                                      metadata=_meta("timestamp", "催收时间"))
+    channel: Series[str] = pa.Field(isin=list(taxonomy.CHANNELS), metadata=_meta("text", "渠道"))
+    party: Series[str] = pa.Field(isin=list(taxonomy.PARTIES), metadata=_meta("text", "对象"))
+    outcome: Series[str] = pa.Field(isin=list(taxonomy.OUTCOMES), metadata=_meta("text", "结果"))
+    agent_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "催收员", False))
+    agency_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "委外机构", False))
+    strategy: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "策略", False))
+    ptp_amount: Series[float] = _amount("承诺金额", required=False, nullable=True, gt=0)
+    ptp_due_on: Series[pa.DateTime] = pa.Field(nullable=True, metadata=_meta("date", "承诺还款日", False))
+    cost: Series[float] = _amount("成本", ge=0)
+    collectors: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, metadata=_meta("int", "外访人数", False))
+    duration_s: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, metadata=_meta("int", "通话秒数", False))
+
+    Config = _UploadConfig
+
+    @pa.dataframe_check
+    def ptp_fields_when_ptp(cls, df: pd.DataFrame) -> pd.Series:
+        """ptp_amount and ptp_due_on are present when outcome is ptp."""
+        return (df["outcome"] != "ptp") | (df["ptp_amount"].notna() & df["ptp_due_on"].notna())
+
+    @pa.dataframe_check
+    def collectors_only_on_visits(cls, df: pd.DataFrame) -> pd.Series:
+        """collectors is given for visits only."""
+        return (df["channel"] == "visit") | df["collectors"].isna()
+
+    @pa.dataframe_check
+    def duration_only_on_calls(cls, df: pd.DataFrame) -> pd.Series:
+        """duration_s is given for phone calls only."""
+        return (df["channel"] == "phone") | df["duration_s"].isna()
+
+
+class PaymentsUpload(pa.DataFrameModel):
+    """Upload rules for payments (CONTRACT.md)."""
+
+    payment_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "还款流水号"))
+    loan_id: Series[str] = pa.Field(metadata=_meta("text", "借据号"))
+    paid_at: Series[pd.DatetimeTZDtype] = pa.Field(not_future=ON, dtype_kwargs={"unit": "us", "tz": TZ},
+                                                   metadata=_meta("timestamp", "还款时间"))
+    amount: Series[float] = _amount("还款金额", gt=0)
+
+    Config = _UploadConfig
+
+
+class ComplaintsUpload(pa.DataFrameModel):
+    """Upload rules for complaints (CONTRACT.md); a CFPB export is mapped to these columns first."""
+
+    complaint_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "投诉编号"))
+    received_at: Series[pd.DatetimeTZDtype] = pa.Field(not_future=ON, dtype_kwargs={"unit": "us", "tz": TZ},
+                                                       metadata=_meta("timestamp", "受理时间"))
+    source: Series[str] = pa.Field(isin=list(taxonomy.COMPLAINT_SOURCES), metadata=_meta("text", "来源"))
+    customer_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "客户号", False))
+    loan_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "借据号", False))
+    issue: Series[str] = pa.Field(isin=list(taxonomy.COMPLAINT_ISSUES), metadata=_meta("text", "投诉类别"))
+    sub_issue: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "子类别", False))
+    channel: Series[str] = pa.Field(nullable=True, isin=list(taxonomy.CHANNELS), metadata=_meta("text", "渠道", False))
+    agent_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "催收员", False))
+    agency_id: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "委外机构", False))
+    narrative: Series[str] = pa.Field(nullable=True, str_length={"max_value": 5000},
+                                      metadata=_meta("text", "投诉内容", False))
+    status: Series[str] = pa.Field(isin=list(taxonomy.COMPLAINT_STATUSES), default="new",
+                                   metadata=_meta("text", "状态", False))
+    resolved_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, not_future=ON,
+                                                       dtype_kwargs={"unit": "us", "tz": TZ},
+                                                       metadata=_meta("timestamp", "办结时间", False))
+    extension_days: Series[pd.Int64Dtype] = pa.Field(isin=list(taxonomy.EXTENSION_DAYS), default=0,
+                                                     metadata=_meta("int", "延期天数", False))
+    extension_reason: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "延期原因", False))
+    resolution: Series[str] = pa.Field(nullable=True, isin=list(taxonomy.RESOLUTIONS),
+                                       metadata=_meta("text", "处理结果", False))
+    root_cause: Series[str] = pa.Field(nullable=True, metadata=_meta("text", "根因", False))
+    issue_verbatim: Series[str] = pa.Field(nullable=True, metadata=_meta("text", None, False))
+    sub_issue_verbatim: Series[str] = pa.Field(nullable=True, metadata=_meta("text", None, False))
+    timely_response: Series[str] = pa.Field(nullable=True, metadata=_meta("text", None, False))
+
+    Config = _UploadConfig
+
+    @pa.dataframe_check
+    def extension_reason_when_extended(cls, df: pd.DataFrame) -> pd.Series:
+        """extension_reason is given when extension_days > 0."""
+        return (df["extension_days"].fillna(0) == 0) | df["extension_reason"].notna()
+
+
+UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "customers": CustomersUpload,
+    "loans": LoansUpload,
+    "snapshots": SnapshotsUpload,
+    "contacts": ContactsUpload,
+    "payments": PaymentsUpload,
+    "complaints": ComplaintsUpload,
+}
 
 # Named-query result models: columns and their order are the contract.
 
