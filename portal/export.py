@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
@@ -28,13 +29,28 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV with a BOM (so Excel opens Chinese text correctly), formula-safe."""
-    return neutralise(frame).to_csv(index=False).encode("utf-8-sig")
+    # CRLF rows make the writer quote any cell holding a bare CR, which would otherwise split the row.
+    return neutralise(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _strip_illegal(value: object) -> object:
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _xlsx_clean(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop the control characters XLSX cannot store (NUL...), before formulas are neutralised."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_strip_illegal).astype(object)
+    out.columns = [_strip_illegal(str(c)) for c in out.columns]
+    return out
 
 
 def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     """An XLSX workbook of frame, formula-safe, with every text cell stored as a string."""
     buf = io.BytesIO()
-    safe = neutralise(frame)
+    safe = neutralise(_xlsx_clean(frame))
     for col in safe.columns:
         if isinstance(safe[col].dtype, pd.DatetimeTZDtype):
             safe[col] = safe[col].dt.tz_localize(None)
