@@ -431,6 +431,159 @@ class StrategyComparisonResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+# Complaint workbench results (owned by the complaints module). Timestamps are TIMESTAMPTZ:
+# validated as tz-aware (compared in UTC).
+_TZ = {"dtype_kwargs": {"unit": "us", "tz": "UTC"}}
+_STATUSES = ["new", "triaged", "investigating", "resolved", "closed"]
+
+
+class ComplaintSlaResult(pa.DataFrameModel):
+    """Result of queries/complaint_sla.sql."""
+
+    issue: Series[str]
+    complaints: Series[int] = pa.Field(ge=0)
+    resolved: Series[int] = pa.Field(ge=0)
+    timely: Series[int] = pa.Field(ge=0)
+    timely_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    median_days_to_resolve: Series[float] = pa.Field(ge=0, nullable=True)
+    open_overdue: Series[int] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
+class ComplaintOnTimeResult(pa.DataFrameModel):
+    """Result of queries/complaint_on_time.sql."""
+
+    month: Series[pa.DateTime]
+    complaints: Series[int] = pa.Field(ge=0)
+    resolved: Series[int] = pa.Field(ge=0)
+    timely: Series[int] = pa.Field(ge=0)
+    timely_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    open_overdue: Series[int] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
+class ComplaintTrendsResult(pa.DataFrameModel):
+    """Result of queries/complaint_trends.sql."""
+
+    month: Series[pa.DateTime]
+    value: Series[str]
+    complaints: Series[int] = pa.Field(ge=1)
+
+    Config = _ResultConfig
+
+
+class ComplaintQueueResult(pa.DataFrameModel):
+    """Result of queries/complaint_queue.sql."""
+
+    complaint_id: Series[str]
+    ticket: Series[str] = pa.Field(nullable=True)
+    received_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    source: Series[str]
+    issue: Series[str]
+    sub_issue: Series[str] = pa.Field(nullable=True)
+    channel: Series[str] = pa.Field(nullable=True)
+    agent_id: Series[str] = pa.Field(nullable=True)
+    agency_id: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=_STATUSES)
+    assignee: Series[str] = pa.Field(nullable=True)
+    due_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    days_left: Series[int]
+    is_overdue: Series[bool]
+    is_timely: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+
+    Config = _ResultConfig
+
+
+class ComplaintDetailResult(pa.DataFrameModel):
+    """Result of queries/complaint_detail.sql (one row, or none)."""
+
+    complaint_id: Series[str]
+    ticket: Series[str] = pa.Field(nullable=True)
+    received_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    source: Series[str]
+    customer_id: Series[str] = pa.Field(nullable=True)
+    loan_id: Series[str] = pa.Field(nullable=True)
+    issue: Series[str]
+    sub_issue: Series[str] = pa.Field(nullable=True)
+    channel: Series[str] = pa.Field(nullable=True)
+    agent_id: Series[str] = pa.Field(nullable=True)
+    agency_id: Series[str] = pa.Field(nullable=True)
+    narrative: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=_STATUSES)
+    resolved_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **_TZ)
+    extension_days: Series[int] = pa.Field(isin=[0, 15, 45])
+    extension_reason: Series[str] = pa.Field(nullable=True)
+    resolution: Series[str] = pa.Field(nullable=True)
+    public_resolution: Series[str] = pa.Field(nullable=True)
+    root_cause: Series[str] = pa.Field(nullable=True)
+    assignee: Series[str] = pa.Field(nullable=True)
+    substantiated: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    evidence: Series[str] = pa.Field(nullable=True)
+    complainant_name: Series[str] = pa.Field(nullable=True)
+    mobile_masked: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}\*+\d{4}$")
+    contact_time: Series[str] = pa.Field(nullable=True)
+    plan_type: Series[str] = pa.Field(nullable=True)
+    plan_amount: Series[float] = pa.Field(nullable=True, ge=0)
+    plan_months: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
+    due_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+
+    Config = _ResultConfig
+
+
+class ComplaintLoansResult(pa.DataFrameModel):
+    """Result of queries/complaint_loans.sql."""
+
+    loan_id: Series[str]
+    product: Series[str]
+    principal: Series[float] = pa.Field(gt=0)
+    disbursed_on: Series[pa.DateTime]
+    as_of: Series[pa.DateTime] = pa.Field(nullable=True)
+    dpd: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    bucket: Series[str] = pa.Field(nullable=True, isin=["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"])
+    outstanding_principal: Series[float] = pa.Field(nullable=True, ge=0)
+    overdue_amount: Series[float] = pa.Field(nullable=True, ge=0)
+
+    Config = _ResultConfig
+
+
+class ComplaintContactsResult(pa.DataFrameModel):
+    """Result of queries/complaint_contacts.sql."""
+
+    contact_id: Series[str]
+    loan_id: Series[str]
+    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    local_time: Series[str]
+    channel: Series[str]
+    party: Series[str]
+    outcome: Series[str]
+    agent_id: Series[str] = pa.Field(nullable=True)
+    agency_id: Series[str] = pa.Field(nullable=True)
+    collectors: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    duration_s: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    days_from_complaint: Series[int]
+
+    Config = _ResultConfig
+
+
+class ComplaintHistoryResult(pa.DataFrameModel):
+    """Result of queries/complaint_history.sql."""
+
+    event_id: Series[int] = pa.Field(ge=1)
+    event_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    complaint_id: Series[str]
+    actor: Series[str]
+    action: Series[str]
+    field: Series[str] = pa.Field(nullable=True)
+    from_value: Series[str] = pa.Field(nullable=True)
+    to_value: Series[str] = pa.Field(nullable=True)
+    note: Series[str] = pa.Field(nullable=True)
+    hash: Series[str] = pa.Field(str_length=64)
+
+    Config = _ResultConfig
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "delinquency_buckets": DelinquencyBucketsResult,
     "roll_rates": RollRatesResult,
@@ -443,4 +596,12 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "overview_kpis": OverviewKpisResult,
     "vintage_curves": VintageCurvesResult,
     "strategy_comparison": StrategyComparisonResult,
+    "complaint_sla": ComplaintSlaResult,
+    "complaint_on_time": ComplaintOnTimeResult,
+    "complaint_trends": ComplaintTrendsResult,
+    "complaint_queue": ComplaintQueueResult,
+    "complaint_detail": ComplaintDetailResult,
+    "complaint_loans": ComplaintLoansResult,
+    "complaint_contacts": ComplaintContactsResult,
+    "complaint_history": ComplaintHistoryResult,
 }
