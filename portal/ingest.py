@@ -499,7 +499,7 @@ def _stage(cur: Any, src: _Source) -> int:
                 "strict_mode = true, null_padding = false, skip = $skip)",
                 {"path": str(src.csv_path), "names": names, "delim": src.delimiter, "skip": _leading_blank_lines(src)},
             )
-            rows = cur.execute("select count(*) from _stage_raw").fetchone()[0]
+            rows = cur.execute("select count(*) from _stage_raw").fetchall()[0][0]
             if rows + 1 + _leading_blank_lines(src) == physical_lines:
                 # One physical line per record: rowid (file order) gives the source line number.
                 cols = ", ".join(names)
@@ -663,7 +663,7 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
     cur.execute(f"delete from {dataset} t where exists (select 1 from _changed n where {on})")  # noqa: S608 (identifiers from the model allow-list)
     cur.execute(f"insert into {dataset} ({col_list}, upload_id) select {col_list}, $uid from _changed",  # noqa: S608 (identifiers from the model allow-list)
                 {"uid": upload_id})
-    changed = cur.execute("select count(*) from _changed").fetchone()[0]
+    changed = cur.execute("select count(*) from _changed").fetchall()[0][0]
     cur.execute("drop table _changed")
     return changed
 
@@ -768,7 +768,7 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
         errors = _errors_frame(cur, rules, src.headers, dataset)
         rejected = int(errors["row_number"].nunique()) if not errors.empty else 0
         valid = total - rejected
-        upload_id = cur.execute("select nextval('upload_id_seq')").fetchone()[0]
+        upload_id = cur.execute("select nextval('upload_id_seq')").fetchall()[0][0]
         step(0.6, "loading")
         if strict and rejected:
             accepted, status = 0, "rejected"
@@ -817,7 +817,7 @@ def _record_failure(dataset: str, name: str, sha: str, size: int, layout: str, u
                     replaces: int | None, message: str, database: Any) -> None:
     """Note a file that loaded nothing in the upload history (its own small transaction)."""
     def work(cur: Any) -> None:
-        upload_id = cur.execute("select nextval('upload_id_seq')").fetchone()[0]
+        upload_id = cur.execute("select nextval('upload_id_seq')").fetchall()[0][0]
         _insert_upload(cur, upload_id, dataset, name, sha, size, layout or "unknown", uploaded_by, 0, 0, 0,
                        "failed", strict, replaces, message[:500])
 
