@@ -26,6 +26,7 @@ from portal import config, db, taxonomy
 
 DEFAULT_END_MONTH = dt.date(2026, 10, 31)
 MONTHS = 12
+BURN_IN_MONTHS = 6
 PLANTED_ACTION_START = dt.date(2026, 5, 1)
 PLANTED_AGENCY = "AG03"
 N_AGENCIES = 5
@@ -115,6 +116,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     ends = month_ends(end_month)
+    all_ends = month_ends(end_month, MONTHS + BURN_IN_MONTHS)
     n_loans = int(loans)
     n_cust = max(1, int(n_loans * 0.85))
     customers = _customers(rng, n_cust)
@@ -151,14 +153,15 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     base_p_m1 = np.array([0.012, 0.02, 0.035, 0.06, 0.1])[grade]
 
     snap_parts, contact_parts, payment_parts, complaint_parts = [], [], [], []
-    for mi, as_of in enumerate(ends):
+    for mi, as_of in enumerate(all_ends):
+        recorded = mi >= BURN_IN_MONTHS
         month_ord = as_of.year * 12 + as_of.month
         new = (state == -2) & (disb_ord <= month_ord)
         state[new] = 0
         mob = month_ord - disb_ord
         if mi == 0:
             seasoned = new & (mob >= 2)
-            start_bucket = rng.choice(8, n_loans, p=[0.9, 0.035, 0.02, 0.013, 0.009, 0.007, 0.006, 0.01])
+            start_bucket = rng.choice(8, n_loans, p=[0.944, 0.02, 0.01, 0.007, 0.005, 0.004, 0.003, 0.007])
             state[seasoned] = start_bucket[seasoned]
             state[new & (mob >= term) & (state == 0)] = -1
             lo0 = np.array([0, 1, 31, 61, 91, 121, 151, 181])[state.clip(0, 7)]
@@ -169,18 +172,22 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
         active = state >= 0
         outstanding = np.round(principal * np.clip(1 - 0.85 * np.clip(mob, 0, None) / term, 0.05, 1), 2)
         overdue = np.where(dpd > 0, np.round(np.minimum(instalment * np.ceil(dpd / 30), outstanding * 1.1), 2), 0.0)
+        cohort = np.flatnonzero(active & (dpd > 0))
+        was_active = active.copy()
+        if not recorded:
+            # Burn-in months settle the book into its steady state; only their outcomes are kept.
+            prev_flags = rng.random((n_loans, 3)) < np.array([0.4, 0.25, 0.2])
+            continue
         idx = np.flatnonzero(active)
         snap_parts.append(pd.DataFrame({
             "loan_idx": idx, "as_of": as_of, "dpd": dpd[idx],
             "outstanding_principal": outstanding[idx], "overdue_amount": overdue[idx],
         }))
-        cohort = np.flatnonzero(active & (dpd > 0))
         prev_flags = np.zeros((n_loans, 3), bool)  # rpc, ptp, heavy contact
-        was_active = active.copy()
-        if mi == len(ends) - 1:
+        if mi == len(all_ends) - 1:
             break
         window_start = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-        window_days = (ends[mi + 1] - as_of).days
+        window_days = (all_ends[mi + 1] - as_of).days
         contacts, flags, payments, complaints = _month_of_collections(
             rng, cohort, state, overdue, strategy, window_start, window_days, agent_agency, agent_is_bad,
             contacts_scale, n_agents)
