@@ -37,3 +37,117 @@ def roll_matrix(frame: pd.DataFrame, title: str) -> go.Figure:
     ))
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, margin={"t": 48, "b": 24})
     return fig
+
+
+# Executive dashboards (delinquency, funnels, channels).
+
+STAGE_COLORS = ("#1565c0", "#1e88e5", "#42a5f5", "#64b5f6", "#90caf9", "#43a047", "#2e7d32")
+
+
+def funnel(frame: pd.DataFrame, stage: str, value: str, title: str, labels: dict | None = None) -> go.Figure:
+    """A funnel of counts by stage, showing each stage's share of the first and of the previous stage."""
+    names = [(labels or {}).get(s, s) for s in frame[stage]]
+    fig = go.Figure(go.Funnel(
+        y=names, x=frame[value].tolist(), textinfo="value+percent initial+percent previous",
+        marker={"color": list(STAGE_COLORS[: len(frame)])},
+    ))
+    fig.update_layout(title=title, margin={"t": 48, "b": 24, "l": 24, "r": 24})
+    return fig
+
+
+def roll_sankey(frame: pd.DataFrame, title: str) -> go.Figure:
+    """A Sankey flow of loans from bucket at t (left) to bucket at t+1 (right), closed included."""
+    order_from = [b for b in BUCKETS if b in set(frame["from_bucket"])]
+    order_to = [b for b in (*BUCKETS, "closed") if b in set(frame["to_bucket"])]
+    left = {b: i for i, b in enumerate(order_from)}
+    right = {b: len(order_from) + i for i, b in enumerate(order_to)}
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={
+            "label": order_from + order_to, "pad": 12,
+            "color": [BUCKET_COLORS.get(b, "#90a4ae") for b in order_from + order_to],
+        },
+        link={
+            "source": [left[b] for b in frame["from_bucket"]],
+            "target": [right[b] for b in frame["to_bucket"]],
+            "value": frame["loans"].tolist(),
+            "color": [BUCKET_COLORS.get(b, "#90a4ae") + "66" for b in frame["from_bucket"]],
+        },
+    ))
+    fig.update_layout(title=title, margin={"t": 48, "b": 24})
+    return fig
+
+
+def vintage(frame: pd.DataFrame, value: str, title: str, x_label: str, y_label: str) -> go.Figure:
+    """One line per disbursal cohort: a cumulative share by months on book."""
+    data = frame.assign(cohort=pd.to_datetime(frame["cohort"]).dt.strftime("%Y-%m"))
+    fig = px.line(
+        data, x="months_on_book", y=value, color="cohort", markers=True, title=title,
+        labels={"months_on_book": x_label, value: y_label, "cohort": ""},
+    )
+    fig.update_layout(yaxis_tickformat=".0%", legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def effectiveness_bubbles(frame: pd.DataFrame, label: str, title: str, x_label: str, y_label: str,
+                          size_label: str) -> go.Figure:
+    """Effectiveness against harm: recovered per yuan of cost (x), complaints per 10k attempts (y),
+    bubble size = attempts. Rows without cost or attempts are left out."""
+    data = frame[(frame["cost"] > 0) & (frame["attempts"] > 0)].copy()
+    data["recovered_per_yuan"] = data["recovered_amount"] / data["cost"]
+    fig = px.scatter(
+        data, x="recovered_per_yuan", y="complaints_per_10k_attempts", size="attempts", text=label,
+        hover_name=label, title=title, size_max=60,
+        labels={"recovered_per_yuan": x_label, "complaints_per_10k_attempts": y_label, "attempts": size_label},
+    )
+    fig.update_traces(textposition="top center")
+    fig.update_layout(margin={"t": 48, "b": 24})
+    return fig
+
+
+def kpi_trend(frame: pd.DataFrame, x: str, ys: dict[str, str], title: str, percent: bool = True) -> go.Figure:
+    """Lines of a few KPI columns over time; ys maps column -> legend label."""
+    fig = go.Figure()
+    for col, name in ys.items():
+        fig.add_trace(go.Scatter(x=frame[x], y=frame[col], mode="lines+markers", name=name))
+    fig.update_layout(title=title, margin={"t": 48, "b": 24}, yaxis_tickformat=".1%" if percent else None)
+    return fig
+
+
+def strategy_bars(frame: pd.DataFrame, value: str, low: str, high: str, title: str, y_label: str) -> go.Figure:
+    """Bars per strategy with an error bar from low to high (a confidence interval)."""
+    fig = go.Figure(go.Bar(
+        x=frame["strategy"], y=frame[value],
+        error_y={"type": "data", "symmetric": False, "array": frame[high] - frame[value],
+                 "arrayminus": frame[value] - frame[low]},
+        marker_color=["#1e88e5", "#fb8c00"][: len(frame)] + ["#8e24aa"] * max(0, len(frame) - 2),
+    ))
+    fig.update_layout(title=title, yaxis_title=y_label, margin={"t": 48, "b": 24})
+    return fig
+
+
+# Complaints workbench.
+
+
+def complaint_trend(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> go.Figure:
+    """Stacked bars of complaints per month, one colour per split value (issue, channel, agency...)."""
+    fig = px.bar(frame, x="month", y="complaints", color="value", title=title,
+                 labels={"month": x_label, "complaints": y_label, "value": ""})
+    fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def on_time_rate(frame: pd.DataFrame, title: str, y_label: str) -> go.Figure:
+    """The share of resolved complaints answered on time, per month."""
+    fig = go.Figure(go.Scatter(x=frame["month"], y=frame["timely_rate"], mode="lines+markers", name=y_label))
+    fig.update_layout(title=title, yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": y_label},
+                      margin={"t": 48, "b": 24})
+    return fig
+
+
+def dpd_history(frame: pd.DataFrame, title: str) -> go.Figure:
+    """DPD per month-end, one line per loan."""
+    fig = px.line(frame, x="as_of", y="dpd", color="loan_id", markers=True, title=title,
+                  labels={"as_of": "", "dpd": "DPD", "loan_id": ""})
+    fig.update_layout(margin={"t": 48, "b": 24})
+    return fig

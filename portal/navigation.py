@@ -24,6 +24,9 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "home.py", "public", ":material/home:", EVERYONE, default=True),
     PageSpec("overview", "overview.py", "executive", ":material/dashboard:", STAFF),
+    PageSpec("delinquency", "delinquency.py", "executive", ":material/trending_up:", STAFF),
+    PageSpec("funnels", "funnels.py", "executive", ":material/filter_alt:", STAFF),
+    PageSpec("channels", "channels.py", "executive", ":material/campaign:", STAFF),
     PageSpec("users", "users.py", "admin", ":material/manage_accounts:", frozenset({"admin"})),
     PageSpec("signin", "signin.py", "account", ":material/login:", EVERYONE),
 )

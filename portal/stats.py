@@ -40,6 +40,36 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+@dataclass(frozen=True)
+class Interval:
+    """A one-group estimate with its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    level: float = 0.95
+
+
+def proportion_interval(successes: int, n: int, level: float = 0.95) -> Interval:
+    """A proportion with its normal-approximation (Wald) interval, clipped to [0, 1]."""
+    if n <= 0:
+        nan = float("nan")
+        return Interval(nan, nan, nan, 0, level)
+    p = successes / n
+    half = _z(level) * math.sqrt(p * (1 - p) / n)
+    return Interval(p, max(0.0, p - half), min(1.0, p + half), n, level)
+
+
+def mean_interval(mean: float, sd: float, n: int, level: float = 0.95) -> Interval:
+    """A mean with its normal-approximation interval (sd is the sample standard deviation)."""
+    if n < 2:
+        nan = float("nan")
+        return Interval(mean, nan, nan, max(n, 0), level)
+    half = _z(level) * sd / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, level)
+
+
 def diff_proportions(successes_a: int, n_a: int, successes_b: int, n_b: int, level: float = 0.95) -> Difference:
     """Difference of two proportions p_b - p_a with a normal-approximation (Wald) interval."""
     if n_a <= 0 or n_b <= 0:

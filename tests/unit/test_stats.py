@@ -52,3 +52,13 @@ def test_too_little_data_and_translated_templates():
     zh = stats.verdict(stats.diff_proportions(400, 1000, 450, 1000), "甲", "乙", "治愈更多",
                        templates={"significant": "{leader}{measure}：+{estimate} {unit}（{ci}），显著"})
     assert zh == "乙治愈更多：+5.0 pp（95% CI +0.7 to +9.3 pp），显著"
+
+
+def test_one_group_intervals():
+    p = stats.proportion_interval(2, 3)
+    # p = 0.6667, se = sqrt(0.6667 * 0.3333 / 3) = 0.27217, half = 0.53344 -> (0.1332, 1.2001) clipped to 1
+    assert (p.estimate, p.low, p.high) == (pytest.approx(2 / 3), pytest.approx(0.13323, abs=1e-4), 1.0)
+    m = stats.mean_interval(73.33, 64.291, 3)
+    # half = 1.959964 * 64.291 / sqrt(3) = 72.750
+    assert (m.low, m.high) == (pytest.approx(0.58, abs=0.01), pytest.approx(146.08, abs=0.01))
+    assert math.isnan(stats.mean_interval(5, 1, 1).low)

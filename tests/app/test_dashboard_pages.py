@@ -1,0 +1,115 @@
+"""AppTest for the executive dashboards on the hand-built book (tests/fixtures_dashboards.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from portal import navigation
+from portal.auth_types import User
+from tests.fixtures_dashboards import build
+
+APP = str(Path(navigation.__file__).parent / "streamlit_app.py")
+JAN, FEB, MAR = dt.date(2024, 1, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 31)
+
+
+@pytest.fixture
+def book(tmp_db):
+    return build(tmp_db)
+
+
+def open_page(script: str, role: str = "executive", dates=None, lang: str = "en", **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user"] = User("e", role)
+    at.session_state["lang"] = lang
+    if dates:
+        at.session_state["flt_dates"] = dates
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(f"app_pages/{script}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def tiles(at: AppTest) -> dict[str, tuple[str, str | None]]:
+    """Tile label -> (value, delta); a tile without a delta shows None."""
+    return {m.label: (m.value, m.delta or None) for m in at.metric}
+
+
+def test_overview_tiles_for_february(book):
+    at = open_page("overview.py", dates=(JAN, FEB))
+    got = tiles(at)
+    # worked out in tests/unit/test_dashboards.py::test_overview_kpis: Feb vs Jan
+    assert got["Overdue balance (¥)"] == ("¥450.00", "+¥20.00")
+    assert got["Delinquency rate (amount)"] == ("12.40%", "+2.16 pp")  # 450/3630 vs 430/4200
+    assert got["Delinquency rate (count)"] == ("60.00%", "-6.67 pp")  # 3/5 vs 4/6
+    assert got["M1→M2 roll rate"] == ("33.33%", None)  # no December snapshot, so no January value
+    assert got["Cure rate"] == ("25.00%", None)
+    assert got["Recovered this month (¥)"] == ("¥550.00", "+¥500.00")
+    assert got["Cost to collect per ¥ recovered"] == ("1.0095", "+1.0075")  # 555.25/550 vs 0.10/50
+    assert got["Complaints per 10,000 overdue accounts"] == ("10,000.0", "+5,000.0")
+    assert got["Complaints resolved on time"] == ("66.67%", "+66.67 pp")
+    assert len(at.metric) == 9
+
+
+def test_overview_follows_the_product_filter(book):
+    at = open_page("overview.py", dates=(JAN, FEB), flt_product=["instalment"])
+    got = tiles(at)
+    # instalment loans L3, L4 on 29 Feb: overdue 300 + 120 = 420 (Jan: 200 + 50 = 250)
+    assert got["Overdue balance (¥)"] == ("¥420.00", "+¥170.00")
+    assert got["Cure rate"][0] == "0.00%"
+    at.multiselect(key="flt_product").set_value([]).run()
+    assert tiles(at)["Overdue balance (¥)"][0] == "¥450.00"
+
+
+def test_overview_latest_month_by_default_and_in_chinese(book):
+    at = open_page("overview.py", lang="zh")
+    got = tiles(at)
+    # 31 Mar: overdue of L3 (400) + L5 (60) = 460, vs 450 on 29 Feb
+    assert got["逾期余额（元）"] == ("¥460.00", "+¥10.00")
+    assert at.title[0].value == "经营总览"
+
+
+def test_delinquency_page(book):
+    at = open_page("delinquency.py")
+    assert at.selectbox(key="dq_roll_month").value == FEB
+    at.selectbox(key="dq_roll_month").set_value(JAN).run()
+    assert not at.exception
+    tables = [df.value for df in at.dataframe]
+    rolls = next(t for t in tables if "to_bucket" in t.columns)
+    m1 = rolls[rolls["from_bucket"] == "M1"].set_index("to_bucket")["loans"].to_dict()
+    assert m1 == {"M0": 1, "M2": 1, "closed": 1}
+    at.segmented_control(key="dq_view").set_value("balance").run()
+    assert not at.exception
+
+
+def test_funnels_page(book):
+    at = open_page("funnels.py")
+    assert at.selectbox(key="fn_month").value == FEB
+    at.selectbox(key="fn_month").set_value(JAN).run()
+    first = at.dataframe[0].value
+    assert first["stage"].tolist()[0] == "delinquent"
+    assert first["loans"].tolist() == [4, 4, 2, 2, 2, 3, 1]
+
+
+def test_channels_page(book):
+    at = open_page("channels.py", dates=(JAN, MAR))
+    table = at.dataframe[0].value.set_index("channel")
+    # 31 Jan .. 31 Mar (end 1 Apr): every contact; phone C2, C4, C9, C10; P1 -> app, P2 + P4 -> phone, P5 -> sms
+    assert table.loc["phone", "attempts"] == 4
+    assert table.loc["phone", "recovered_amount"] == 170.0
+    # strategy month-ends 31 Jan and 29 Feb: champion cures 2 of 3, challenger 0 of 2 (Wald: not significant)
+    texts = [t.value for t in at.text]
+    assert "no significant difference: Challenger -66.7 pp vs Champion, 95% CI -120.0 to -13.3 pp" not in texts
+    assert any(t.startswith("Champion cures more: +66.7 pp") for t in texts), texts
+
+
+@pytest.mark.parametrize("key", ["overview", "delinquency", "funnels", "channels"])
+def test_dashboards_are_for_staff_only(key):
+    assert not navigation.may_open("customer", key)
+    assert all(navigation.may_open(role, key) for role in ("executive", "analyst", "compliance", "admin"))
+    assert navigation.page(key).section == "executive"
