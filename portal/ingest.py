@@ -568,13 +568,14 @@ def _map_headers(dataset: str, headers: list[str]) -> tuple[dict[str, int], list
 
 def _cfpb_stage(cur: Any, headers: list[str]) -> tuple[dict[str, int], list[str]]:
     """Map a staged CFPB export to complaint columns in temp table _mapped; return its column positions."""
-    frame = cur.execute("select * from _stage order by _line").arrow().to_pandas()
+    frame = cur.execute("select * from _stage order by _line").df()
     raw = frame[[f"c{i}" for i in range(len(headers))]].copy()
     raw.columns = headers
     mapped = cfpb.to_contract(raw)
     names = list(mapped.columns)
     table = pa.table({"_line": pa.array(frame["_line"].astype("int64")), "_fields": pa.array(frame["_fields"], pa.int64()),
-                      **{f"c{i}": pa.array(mapped[n].tolist(), pa.string()) for i, n in enumerate(names)}})
+                      **{f"c{i}": pa.array([None if pd.isna(v) else str(v) for v in mapped[n]], pa.string())
+                         for i, n in enumerate(names)}})
     with portal_db.arrow_view(cur, "_mapped_arrow", table):
         cur.execute("create or replace temp table _mapped as select * from _mapped_arrow")
     return {n: i for i, n in enumerate(names)}, []
