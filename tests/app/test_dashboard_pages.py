@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portal import navigation
+from portal import db, export, navigation
 from portal.auth_types import User
 from tests.fixtures_dashboards import build
 
@@ -113,3 +115,39 @@ def test_dashboards_are_for_staff_only(key):
     assert not navigation.may_open("customer", key)
     assert all(navigation.may_open(role, key) for role in ("executive", "analyst", "compliance", "admin"))
     assert navigation.page(key).section == "executive"
+
+
+def cli(book, name: str, *params: str) -> str:
+    """What `portal query NAME --format csv` prints against the book."""
+    db.close(book)  # the CLI is another process: release this process's lock on the file first
+    args = [sys.executable, "-m", "portal", "--db", str(book), "query", name, "--format", "csv"]
+    for p in params:
+        args += ["--param", p]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def shown(frame) -> str:
+    """The CSV text of a table as the page's CSV download writes it (without the BOM; CRLF as LF)."""
+    return export.to_csv_bytes(frame).decode("utf-8-sig").replace("\r\n", "\n")
+
+
+def test_cli_prints_what_the_pages_show(book):
+    at = open_page("channels.py", dates=(JAN, FEB), flt_product=["cash_loan", "instalment"])
+    # the sidebar range 31 Jan .. 29 Feb means start 2024-01-31 (inclusive), end 2024-03-01 (exclusive)
+    page_channels = at.dataframe[0].value
+    printed = cli(book, "channel_effectiveness", "start=2024-01-31", "end=2024-03-01", "product=cash_loan,instalment")
+    assert printed == shown(page_channels)
+    assert "phone,2,1.0,1.0,1.0,0.5,50.0,5.0,0.1,1,5000.0" in printed.splitlines()
+    agents = at.dataframe[1].value
+    assert cli(book, "collector_scorecard", "by=agent", "start=2024-01-31", "end=2024-03-01",
+               "product=cash_loan,instalment") == shown(agents)
+
+    funnels = open_page("funnels.py")
+    funnels.selectbox(key="fn_month").set_value(JAN).run()
+    assert cli(book, "delinquency_funnel", "as_of=2024-01-31") == shown(funnels.dataframe[0].value)
+    assert cli(book, "escalation_funnel", "as_of=2024-01-31") == shown(funnels.dataframe[1].value)
+
+    overview = open_page("overview.py", dates=(JAN, FEB))
+    kpi_table = next(d.value for d in overview.dataframe if "on_time_share" in d.value.columns)
+    assert cli(book, "overview_kpis", "as_of=2024-02-29") == shown(kpi_table)
