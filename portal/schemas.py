@@ -584,6 +584,176 @@ class ComplaintHistoryResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+# Improvement-loop results (owned by the improvement module).
+class RootCausesResult(pa.DataFrameModel):
+    """Result of queries/root_causes.sql."""
+
+    dimension: Series[str] = pa.Field(isin=["root_cause", "issue", "channel", "agent", "agency", "strategy"])
+    value: Series[str]
+    complaints: Series[int] = pa.Field(ge=1)
+    share: Series[float] = pa.Field(gt=0, le=1)
+    cumulative_share: Series[float] = pa.Field(gt=0, le=1.000001)
+
+    Config = _ResultConfig
+
+
+class ComplaintRatesResult(pa.DataFrameModel):
+    """Result of queries/complaint_rates.sql."""
+
+    month: Series[pa.DateTime]
+    segment_kind: Series[str] = pa.Field(isin=["all", "agency", "agent", "strategy", "region", "product", "channel"])
+    segment: Series[str]
+    contacts: Series[int] = pa.Field(ge=0)
+    overdue_accounts: Series[int] = pa.Field(ge=0)
+    complaints: Series[int] = pa.Field(ge=0)
+    complaints_per_10k_contacts: Series[float] = pa.Field(ge=0, nullable=True)
+    complaints_per_10k_overdue: Series[float] = pa.Field(ge=0, nullable=True)
+
+    Config = _ResultConfig
+
+
+class ActionEffectInputsResult(pa.DataFrameModel):
+    """Result of queries/action_effect_inputs.sql."""
+
+    month: Series[pa.DateTime]
+    group_name: Series[str] = pa.Field(isin=["treated", "control"])
+    contacts: Series[int] = pa.Field(ge=0)
+    rpc_contacts: Series[int] = pa.Field(ge=0)
+    ptp_contacts: Series[int] = pa.Field(ge=0)
+    complaints: Series[int] = pa.Field(ge=0)
+    overdue_accounts: Series[int] = pa.Field(ge=0)
+    cured_accounts: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+
+    Config = _ResultConfig
+
+
+class ImprovementActionsResult(pa.DataFrameModel):
+    """Result of queries/improvement_actions.sql."""
+
+    action_id: Series[str]
+    title: Series[str]
+    root_cause: Series[str] = pa.Field(nullable=True)
+    owner: Series[str] = pa.Field(nullable=True)
+    start_on: Series[pa.DateTime]
+    change_made: Series[str] = pa.Field(nullable=True)
+    target_kpi: Series[str]
+    target_value: Series[float] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(isin=["planned", "in_progress", "done", "reviewed"])
+    segment_kind: Series[str] = pa.Field(nullable=True)
+    segment_value: Series[str] = pa.Field(nullable=True)
+    created_by: Series[str] = pa.Field(nullable=True)
+    created_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+
+    Config = _ResultConfig
+
+
+class ChannelNetRankingResult(pa.DataFrameModel):
+    """Result of queries/channel_net_ranking.sql."""
+
+    dimension: Series[str] = pa.Field(isin=["channel", "strategy"])
+    value: Series[str]
+    rank: Series[int] = pa.Field(ge=1)
+    attempts: Series[int] = pa.Field(ge=1)
+    recovered_amount: Series[float] = pa.Field(ge=0)
+    cost: Series[float] = pa.Field(ge=0)
+    complaints: Series[int] = pa.Field(ge=0)
+    complaint_cost: Series[float] = pa.Field(ge=0)
+    net_value: Series[float]
+    net_per_attempt: Series[float]
+    net_per_yuan_cost: Series[float] = pa.Field(nullable=True)
+
+    Config = _ResultConfig
+
+
+# Contact-policy results (owned by the rule engine, portal/policy.py).
+_POLICY_RULES = ["quiet_hours", "connected_calls_per_day", "unanswered_calls_per_day", "third_party_contact",
+                 "visit_collectors", "calls_7_in_7", "call_after_conversation"]
+
+
+class PolicyViolationsResult(pa.DataFrameModel):
+    """Result of queries/policy_violations.sql."""
+
+    rule: Series[str] = pa.Field(isin=_POLICY_RULES, unique=True)
+    violations: Series[int] = pa.Field(ge=0)
+    loans_affected: Series[int] = pa.Field(ge=0)
+    agents_affected: Series[int] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
+class PolicyViolationDetailsResult(pa.DataFrameModel):
+    """Result of queries/policy_violation_details.sql."""
+
+    contact_id: Series[str]
+    loan_id: Series[str]
+    customer_id: Series[str] = pa.Field(nullable=True)
+    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    local_time: Series[pa.DateTime]
+    channel: Series[str]
+    outcome: Series[str]
+    agent_id: Series[str] = pa.Field(nullable=True)
+    agency_id: Series[str] = pa.Field(nullable=True)
+    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
+
+    Config = _ResultConfig
+
+
+class PolicyLeagueResult(pa.DataFrameModel):
+    """Result of queries/policy_league.sql."""
+
+    level: Series[str] = pa.Field(isin=["agent", "agency"])
+    id: Series[str] = pa.Field(nullable=True)
+    contacts: Series[int] = pa.Field(ge=1)
+    violations: Series[int] = pa.Field(ge=0)
+    violations_per_1000: Series[float] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
+class PolicyViolationsByMonthResult(pa.DataFrameModel):
+    """Result of queries/policy_violations_by_month.sql."""
+
+    month: Series[pa.DateTime]
+    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
+    violations: Series[int] = pa.Field(ge=1)
+
+    Config = _ResultConfig
+
+
+class PolicyWhatIfResult(pa.DataFrameModel):
+    """Result of queries/policy_what_if.sql."""
+
+    rule: Series[str] = pa.Field(isin=[*_POLICY_RULES, "all"])
+    base_violations: Series[int] = pa.Field(ge=0)
+    scenario_violations: Series[int] = pa.Field(ge=0)
+    newly_blocked: Series[int] = pa.Field(ge=0)
+    payments_at_risk: Series[int] = pa.Field(ge=0)
+    payment_amount_at_risk: Series[float] = pa.Field(ge=0)
+    ptps_at_risk: Series[int] = pa.Field(ge=0)
+    ptp_amount_at_risk: Series[float] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
+class ComplaintBreachesResult(pa.DataFrameModel):
+    """Result of queries/complaint_breaches.sql."""
+
+    complaint_id: Series[str]
+    issue: Series[str]
+    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
+    contact_id: Series[str]
+    loan_id: Series[str]
+    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    local_time: Series[pa.DateTime]
+    channel: Series[str]
+    outcome: Series[str]
+    agent_id: Series[str] = pa.Field(nullable=True)
+    matches_issue: Series[bool]
+    is_supported: Series[bool]
+
+    Config = _ResultConfig
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "delinquency_buckets": DelinquencyBucketsResult,
     "roll_rates": RollRatesResult,
@@ -604,4 +774,15 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "complaint_loans": ComplaintLoansResult,
     "complaint_contacts": ComplaintContactsResult,
     "complaint_history": ComplaintHistoryResult,
+    "root_causes": RootCausesResult,
+    "complaint_rates": ComplaintRatesResult,
+    "action_effect_inputs": ActionEffectInputsResult,
+    "improvement_actions": ImprovementActionsResult,
+    "channel_net_ranking": ChannelNetRankingResult,
+    "policy_violations": PolicyViolationsResult,
+    "policy_violation_details": PolicyViolationDetailsResult,
+    "policy_league": PolicyLeagueResult,
+    "policy_violations_by_month": PolicyViolationsByMonthResult,
+    "policy_what_if": PolicyWhatIfResult,
+    "complaint_breaches": ComplaintBreachesResult,
 }

@@ -1,0 +1,181 @@
+-- Channels and strategies ranked by what they return net of cost and complaints over a period:
+-- net value = recovered - contact cost - complaints x complaint_cost (yuan per complaint, the
+-- complaint_cost_yuan setting, 500 by default), also per attempt and per yuan of contact cost.
+-- Recovered follows channel_effectiveness: each payment in the period goes to the last reaching contact
+-- on its loan in the 7 days before it (its channel and strategy). A complaint counts for the channel it
+-- names and for the strategy of the last contact on its loan at or before it was received.
+-- Rank 1 is the highest net value per yuan of cost within each dimension: where the next yuan of
+-- collection effort does the most good with the least harm.
+-- param: start date = null
+-- param: end date = null
+-- param: complaint_cost float = 500
+with
+
+period_contacts as (
+    select
+        loan_id,
+        channel,
+        coalesce(nullif(strategy, ''), 'none') as strategy,
+        cost
+    from contacts
+    where
+        ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
+),
+
+reaching_contacts as (
+    select
+        loan_id,
+        contact_at,
+        channel,
+        coalesce(nullif(strategy, ''), 'none') as strategy
+    from contacts
+    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
+),
+
+period_payments as (
+    select
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where
+        ($start::date is null or paid_at >= $start::date::timestamptz)
+        and ($end::date is null or paid_at < $end::date::timestamptz)
+),
+
+attributed_payments as (
+    select
+        period_payments.amount,
+        reaching_contacts.channel,
+        reaching_contacts.strategy
+    from period_payments
+    asof inner join reaching_contacts
+        on
+            period_payments.loan_id = reaching_contacts.loan_id
+            and period_payments.paid_at >= reaching_contacts.contact_at
+    where reaching_contacts.contact_at >= period_payments.paid_at - interval 7 day
+),
+
+period_complaints as (
+    select
+        complaint_id,
+        received_at,
+        loan_id,
+        channel
+    from complaints
+    where
+        ($start::date is null or received_at >= $start::date::timestamptz)
+        and ($end::date is null or received_at < $end::date::timestamptz)
+),
+
+strategy_contacts as (
+    select
+        loan_id,
+        contact_at,
+        coalesce(nullif(strategy, ''), 'none') as strategy
+    from contacts
+    where loan_id in (select loan_id from period_complaints)
+),
+
+complaint_strategy as (
+    select
+        period_complaints.complaint_id,
+        strategy_contacts.strategy
+    from period_complaints
+    asof inner join strategy_contacts
+        on
+            period_complaints.loan_id = strategy_contacts.loan_id
+            and period_complaints.received_at >= strategy_contacts.contact_at
+),
+
+effort as (
+    select
+        'channel' as dimension,
+        channel as value,
+        count(*) as attempts,
+        sum(cost) as cost
+    from period_contacts
+    group by channel
+    union all
+    select
+        'strategy' as dimension,
+        strategy as value,
+        count(*) as attempts,
+        sum(cost) as cost
+    from period_contacts
+    group by strategy
+),
+
+recovery as (
+    select
+        'channel' as dimension,
+        channel as value,
+        sum(amount) as recovered
+    from attributed_payments
+    group by channel
+    union all
+    select
+        'strategy' as dimension,
+        strategy as value,
+        sum(amount) as recovered
+    from attributed_payments
+    group by strategy
+),
+
+harm as (
+    select
+        'channel' as dimension,
+        channel as value,
+        count(*) as complaints
+    from period_complaints
+    where channel is not null and channel <> ''
+    group by channel
+    union all
+    select
+        'strategy' as dimension,
+        strategy as value,
+        count(*) as complaints
+    from complaint_strategy
+    group by strategy
+),
+
+scored as (
+    select
+        effort.dimension,
+        effort.value,
+        effort.attempts,
+        coalesce(recovery.recovered, 0)::decimal(18, 2) as recovered_amount,
+        effort.cost::decimal(18, 2) as cost,
+        coalesce(harm.complaints, 0) as complaints,
+        (coalesce(harm.complaints, 0) * $complaint_cost::double) as complaint_cost,
+        (
+            coalesce(recovery.recovered, 0)::double - effort.cost::double
+            - coalesce(harm.complaints, 0) * $complaint_cost::double
+        ) as net_value
+    from effort
+    left join recovery on effort.dimension = recovery.dimension and effort.value = recovery.value
+    left join harm on effort.dimension = harm.dimension and effort.value = harm.value
+),
+
+final as (
+    select
+        dimension,
+        value,
+        (rank() over (
+            partition by dimension
+            order by net_value / nullif(cost::double, 0) desc nulls last, net_value desc, value
+        ))::bigint as rank,
+        attempts::bigint as attempts,
+        recovered_amount,
+        cost,
+        complaints::bigint as complaints,
+        round(complaint_cost, 2)::decimal(18, 2) as complaint_cost,
+        round(net_value, 2)::decimal(18, 2) as net_value,
+        round(net_value / attempts, 4)::double as net_per_attempt,
+        round(net_value / nullif(cost::double, 0), 4)::double as net_per_yuan_cost
+    from scored
+)
+
+select * from final
+order by dimension, rank
