@@ -191,6 +191,9 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         raise PortalDBError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     conn.execute("set TimeZone = $tz", {"tz": config.setting("timezone")})
     migrate(conn)
+    from portal import policy  # late import: policy uses this module; it syncs rule packs into SQL
+
+    policy.sync_on_open(conn)
     return conn
 
 

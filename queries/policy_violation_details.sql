@@ -1,0 +1,40 @@
+-- Each contact in [start, end) that breaks a rule of the pack, with the rule, for drill-down and export.
+-- A contact breaking two rules appears once per rule. Local time is the debtor's wall-clock time.
+-- param: pack text = cn
+-- param: start date
+-- param: end date
+-- param: rule text = null
+-- param: agent_id text = null
+-- param: agency_id text = null
+-- param: loan_id text = null
+-- param: customer_id text = null
+-- param: channel text = null
+with
+
+breaches as (
+    select * from policy_breaches($pack, $start::timestamptz, $end::timestamptz, $customer_id::varchar)
+),
+
+final as (
+    select
+        contact_id,
+        loan_id,
+        customer_id,
+        contact_at,
+        local_time,
+        channel,
+        outcome,
+        agent_id,
+        agency_id,
+        rule
+    from breaches
+    where
+        ($rule::varchar is null or rule = $rule::varchar)
+        and ($agent_id::varchar is null or agent_id = $agent_id::varchar)
+        and ($agency_id::varchar is null or agency_id = $agency_id::varchar)
+        and ($loan_id::varchar is null or loan_id = $loan_id::varchar)
+        and ($channel::varchar is null or channel = $channel::varchar)
+    order by contact_at, contact_id, rule
+)
+
+select * from final

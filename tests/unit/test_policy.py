@@ -1,0 +1,245 @@
+"""The contact-policy rule engine on a hand-built contact log (tests/fixtures_policy.py).
+
+Every expected number is worked out by hand in the comments. Period: March 2026, portal time
+Asia/Shanghai; `start` inclusive, `end` exclusive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from portal import db, policy
+from portal.schemas import RESULT_SCHEMAS
+from tests import fixtures_policy
+
+MARCH = {"start": "2026-03-01", "end": "2026-04-01"}
+
+
+@pytest.fixture
+def log_db(tmp_db):
+    fixtures_policy.build(tmp_db)
+    return tmp_db
+
+
+def counts(frame):
+    return {r.rule: (r.violations, r.loans_affected, r.agents_affected) for r in frame.itertuples()}
+
+
+def run(name, path, **params):
+    frame = db.query(name, db=path, **params)
+    RESULT_SCHEMAS[name].validate(frame)
+    return frame
+
+
+def test_cn_pack_counts(log_db):
+    frame = run("policy_violations", log_db, pack="cn", **MARCH)
+    assert list(frame["rule"]) == ["quiet_hours", "connected_calls_per_day", "unanswered_calls_per_day",
+                                   "third_party_contact", "visit_collectors"]
+    assert counts(frame) == {
+        # 22:00 (k02) and 07:59 (k03) in Shanghai; 21:59 (k01) and 08:00 (k04) are allowed; New York 07:30
+        # after DST (k12) and before DST (k13); 21:00 New York (k11) is fine under cn; letter and legal
+        # at midnight (k05, k06) are exempt -> 4 on loans L6, L3; agent A1 only (the SMS have no agent)
+        "quiet_hours": (4, 2, 1),
+        # 4 connected calls on 03-11 (k53 is the 4th, L1, A1); 03-12 two on L1 then two on L2: the debtor's
+        # 4th is k57 (L2, A8), although no loan alone has more than 3
+        "connected_calls_per_day": (2, 2, 2),
+        # 7 unanswered calls on 03-13: the 7th (k66, L1, A9); 2 a day elsewhere
+        "unanswered_calls_per_day": (1, 1, 1),
+        # k41 6 days after the rpc k40 (A7); k42 8 days after is allowed
+        "third_party_contact": (1, 1, 1),
+        # k07 with 1 collector (A2); k08 with 2 is fine
+        "visit_collectors": (1, 1, 1),
+    }
+
+
+def test_us_pack_counts(log_db):
+    frame = run("policy_violations", log_db, pack="us", **MARCH)
+    assert counts(frame) == {
+        # quiet from 21:00: Shanghai k01 21:59, k02, k03 (k04 08:00 is fine); New York k11 21:00 EDT
+        # (09:00 in Shanghai), k12 07:30 EDT, k13 07:30 EST; k10 20:59 is fine -> 6; loans L6, L3;
+        # agents A1, A3
+        "quiet_hours": (6, 2, 2),
+        # L4: the 8th call (k27, A4) in 7 days; L1: 13 calls in 03-11..03-13, so calls 8..13 (k61..k66, A9)
+        "calls_7_in_7": (7, 2, 2),
+        # L1: every call after the 09:00 rpc on 03-11 (12: k51-k55 by A1, k60-k66 by A9); L2: k57 after
+        # k56 (A8); L5: k41 6 days after k40 (A7); L8: k31 6 d 23 h after k30 (A5), k32 at 7 d 1 h is fine
+        "call_after_conversation": (15, 4, 5),
+    }
+
+
+def test_caps_count_excess_contacts_and_per_debtor(log_db):
+    details = run("policy_violation_details", log_db, pack="cn", rule="connected_calls_per_day", **MARCH)
+    assert list(details["contact_id"]) == ["k53", "k57"]
+    assert list(details["customer_id"]) == ["C1", "C1"]
+
+
+def test_local_time_in_the_debtors_zone(log_db):
+    details = run("policy_violation_details", log_db, pack="us", rule="quiet_hours", customer_id="C2", **MARCH)
+    assert list(details["contact_id"]) == ["k13", "k11", "k12"]
+    assert [str(t) for t in details["local_time"]] == [
+        "2026-03-04 07:30:00", "2026-03-16 21:00:00", "2026-03-17 07:30:00"]
+
+
+def test_detail_filters(log_db):
+    by_agent = run("policy_violation_details", log_db, pack="cn", agent_id="A1", **MARCH)
+    assert sorted(by_agent["contact_id"]) == ["k02", "k03", "k53"]
+    by_agency = run("policy_violation_details", log_db, pack="cn", agency_id="G1", **MARCH)
+    assert list(by_agency["contact_id"]) == ["k66"]
+    by_channel = run("policy_violation_details", log_db, pack="cn", channel="visit", loan_id="L6", **MARCH)
+    assert list(by_channel["rule"]) == ["visit_collectors"]
+
+
+def test_period_is_start_inclusive_end_exclusive_with_lookback(log_db):
+    # 03-12 only: the 4th connected call k57; earlier calls of that day count towards the cap
+    day = counts(run("policy_violations", log_db, pack="cn", start="2026-03-12", end="2026-03-13"))
+    assert day["connected_calls_per_day"] == (1, 1, 1)
+    assert day["quiet_hours"] == (0, 0, 0)
+    # from 03-05: k41 on 03-08 still follows the rpc k40 of 03-02 (before the period)
+    later = counts(run("policy_violations", log_db, pack="cn", start="2026-03-05", end="2026-04-01"))
+    assert later["third_party_contact"] == (1, 1, 1)
+    # k02 22:00 on 03-02 is in [03-02, 03-03); k03 07:59 on 03-03 is not
+    assert counts(run("policy_violations", log_db, pack="cn", start="2026-03-02",
+                      end="2026-03-03"))["quiet_hours"] == (1, 1, 1)
+
+
+def test_shipped_stricter_pack(log_db):
+    frame = run("policy_violations", log_db, pack="cn_strict", **MARCH)
+    assert {r.rule: r.violations for r in frame.itertuples()} == {
+        "quiet_hours": 7,               # 21:00-09:00: k01, k02, k03, k04 (08:00), k11, k12, k13
+        "connected_calls_per_day": 4,   # cap 2: 2 extra on 03-11, 2 extra on 03-12
+        "unanswered_calls_per_day": 3,  # cap 4: 7 on 03-13
+        "third_party_contact": 2,       # 14 days: k41 and k42
+        "visit_collectors": 1,
+    }
+
+
+def test_custom_pack_from_an_extra_toml_file_without_code(log_db, tmp_path, monkeypatch):
+    extra = tmp_path / "acme.toml"
+    extra.write_text('[packs.acme]\nextends = "cn"\nlabel = "ACME"\nconnected_calls_per_day = 2\n'
+                     'quiet_end = "09:00"\n', encoding="utf-8")
+    monkeypatch.setenv("PORTAL_RULE_PACKS_FILE", str(extra))
+    assert policy.pack("acme")["connected_calls_per_day"] == 2
+    assert policy.sync(db_path=log_db) is True
+    assert policy.sync(db_path=log_db) is False  # idempotent
+    got = counts(run("policy_violations", log_db, pack="acme", **MARCH))
+    assert got["connected_calls_per_day"][0] == 4
+    # quiet 22:00-09:00: the cn four plus k04 at 08:00
+    assert got["quiet_hours"][0] == 5
+    assert got["third_party_contact"][0] == 1
+
+
+def test_unknown_pack_is_an_error(log_db):
+    with pytest.raises(db.PortalDBError, match="unknown rule pack"):
+        db.query("policy_violations", db=log_db, pack="nope", **MARCH)
+    with pytest.raises(policy.PolicyError):
+        policy.pack("nope")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[packs.bad]\nrules = ["quiet_hours"]\nquiet_start = "22:00"\n', "needs quiet_end"),
+    ('[packs.bad]\nextends = "cn"\nconected_calls_per_day = 2\n', "unknown key"),
+    ('[packs.bad]\nextends = "cn"\nconnected_calls_per_day = -1\n', "whole number"),
+    ('[packs.bad]\nextends = "cn"\nquiet_start = "25:00"\n', "HH:MM"),
+    ('[packs.bad]\nextends = "cn"\nrules = ["quiet_hours", "nap_time"]\n', "unknown rule"),
+    ('[packs.bad]\nextends = "us"\ncall_window_days = 45\n', "at most 30"),
+    ('[packs.bad]\nextends = "nowhere"\n', "extends unknown"),
+])
+def test_bad_pack_files_are_rejected_with_a_reason(tmp_path, monkeypatch, table, message):
+    extra = tmp_path / "bad.toml"
+    extra.write_text(table, encoding="utf-8")
+    monkeypatch.setenv("PORTAL_RULE_PACKS_FILE", str(extra))
+    with pytest.raises(policy.PolicyError, match=message):
+        policy.load_packs()
+
+
+def test_pack_api_for_other_pages():
+    cn = policy.pack("cn")
+    assert (cn["quiet_start"], cn["quiet_end"], cn["connected_calls_per_day"]) == ("22:00", "08:00", 3)
+    assert cn["rules"][0] == "quiet_hours" and cn["exempt_channels"] == ("letter", "legal")
+    strict = policy.pack("cn_strict")
+    assert (strict["quiet_start"], strict["connected_calls_per_day"], strict["visit_min_collectors"]) == \
+        ("21:00", 2, 2)
+    assert policy.pack("us")["calls_in_window"] == 7
+    assert policy.pack_names()[:2] == ["cn", "us"]
+
+
+def test_league_table(log_db):
+    frame = run("policy_league", log_db, pack="cn", **MARCH)
+    rows = {(r.level, r.id if isinstance(r.id, str) else None): (r.contacts, r.violations, r.violations_per_1000)
+            for r in frame.itertuples()}
+    # A1: k01-k04, k50-k53, k54, k55 = 10 contacts; k02, k03 (quiet), k53 (cap) = 3 -> 300 per 1,000
+    assert rows[("agent", "A1")] == (10, 3, 300.0)
+    # A9: 7 unanswered calls, 1 beyond the cap -> 142.86
+    assert rows[("agent", "A9")] == (7, 1, 142.86)
+    # no agent: k05, k06, k12, k13 (4); k12, k13 quiet -> 500
+    assert rows[("agent", None)] == (4, 2, 500.0)
+    # agency G1 = A9's calls; in-house: the other 34 of 41 contacts with the other 8 breaches
+    assert rows[("agency", "G1")] == (7, 1, 142.86)
+    assert rows[("agency", None)] == (34, 8, 235.29)
+    assert list(frame["level"].unique()) == ["agent", "agency"]
+
+
+def test_violations_by_month(log_db):
+    frame = run("policy_violations_by_month", log_db, pack="cn", start="2026-02-01", end="2026-04-01")
+    assert {r.rule: r.violations for r in frame.itertuples()} == {
+        "quiet_hours": 4, "connected_calls_per_day": 2, "unanswered_calls_per_day": 1,
+        "third_party_contact": 1, "visit_collectors": 1}
+    assert {str(m)[:10] for m in frame["month"]} == {"2026-03-01"}
+
+
+def test_complaint_breaches_and_support(log_db):
+    # Q1 (C1, communication_tactics, 03-15): C1's breaches in the 30 days before: k53, k57 (connected),
+    # k66 (unanswered), all evidence of communication tactics
+    frame, supported = policy.complaint_evidence("Q1", "cn", db_path=log_db)
+    RESULT_SCHEMAS["complaint_breaches"].validate(frame)
+    assert list(frame["contact_id"]) == ["k53", "k57", "k66"] and supported
+    assert frame["is_supported"].all()
+    # Q2 (loan L5 only, third_party_disclosure, 03-12): k41 supports it
+    frame, supported = policy.complaint_evidence("Q2", "cn", db_path=log_db)
+    assert list(frame["rule"]) == ["third_party_contact"] and supported
+    # Q3 (C4, threatened_action): the same breach does not bear out a threat
+    frame, supported = policy.complaint_evidence("Q3", "cn", db_path=log_db)
+    assert list(frame["matches_issue"]) == [False] and not supported
+    # Q4 (C3, 03-01): nothing in the 30 days before
+    frame, supported = policy.complaint_evidence("Q4", "cn", db_path=log_db)
+    assert frame.empty and not supported
+    # through the named query with the us pack: L1 calls after the conversation, 7-in-7, ...
+    us = run("complaint_breaches", log_db, complaint_id="Q1", pack="us")
+    assert len(us) == 13 + 6 and us["is_supported"].all()
+
+
+def test_what_if_stricter_cap(log_db):
+    frame = policy.what_if("cn", {"connected_calls_per_day": 2}, dt.date(2026, 3, 1), dt.date(2026, 4, 1),
+                           db_path=log_db)
+    RESULT_SCHEMAS["policy_what_if"].validate(frame)
+    rows = {r.rule: r[2:] for r in frame.itertuples()}
+    # cap 2: k52 (the PTP of 500 on 03-11) and k56 (L2, 03-12) are newly blocked; P1 (L2, 03-14, 300)
+    # came within 7 days after k56; P2 (L1, 03-20) is 9 days after k52
+    assert rows["connected_calls_per_day"] == (2, 4, 2, 1, 300.0, 1, 500.0)
+    assert rows["quiet_hours"] == (4, 4, 0, 0, 0.0, 0, 0.0)
+    # all rules: 9 breaching contacts under cn, 11 under the scenario
+    assert rows["all"] == (9, 11, 2, 1, 300.0, 1, 500.0)
+
+
+def test_what_if_wider_quiet_window(log_db):
+    frame = policy.what_if("cn", {"quiet_start": "21:00"}, dt.date(2026, 3, 1), dt.date(2026, 4, 1),
+                           db_path=log_db)
+    rows = {r.rule: r[2:5] for r in frame.itertuples()}
+    # quiet from 21:00: k01 (21:59 Shanghai) and k11 (21:00 New York) newly blocked
+    assert rows["quiet_hours"] == (4, 6, 2)
+    with pytest.raises(policy.PolicyError):
+        policy.what_if("cn", {"rules": []}, dt.date(2026, 3, 1), dt.date(2026, 4, 1), db_path=log_db)
+
+
+def test_named_what_if_between_shipped_packs(log_db):
+    frame = run("policy_what_if", log_db, base_pack="cn", pack="cn_strict", **MARCH)
+    assert {r.rule: r.newly_blocked for r in frame.itertuples()}["unanswered_calls_per_day"] == 2
+
+
+def test_packs_are_synced_on_open(tmp_db):
+    names = db.read("select pack from rule_packs where not is_scenario order by pack", db=tmp_db)
+    assert list(names["pack"]) == ["cn", "cn_strict", "us"]
+    assert db.scalar("select count(*) from policy_issue_rules where issue = 'third_party_disclosure'",
+                     db=tmp_db) == 1
