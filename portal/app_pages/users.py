@@ -21,20 +21,6 @@ def _error(exc: auth.AuthError) -> None:
     st.error(t(f"auth.errors.{exc.code}"), icon=":material/error:")
 
 
-accounts = auth.list_users()
-st.subheader(t("admin_users.list"))
-st.dataframe(
-    pd.DataFrame({
-        t("admin_users.col_username"): [a.username for a in accounts],
-        t("admin_users.col_display_name"): [a.display_name for a in accounts],
-        t("admin_users.col_role"): [i18n.label("role", a.role) for a in accounts],
-        t("admin_users.col_status"): [_status(a) for a in accounts],
-        t("admin_users.col_last_login"): [a.last_login_at for a in accounts],
-        t("admin_users.col_created"): [a.created_at for a in accounts],
-    }),
-    hide_index=True, width="stretch", key="users_table",
-)
-
 role_label = {"format_func": lambda r: i18n.label("role", r)}
 with st.expander(t("admin_users.add"), icon=":material/person_add:"):
     with st.form("users_add", clear_on_submit=True):
@@ -57,6 +43,20 @@ with st.expander(t("admin_users.add"), icon=":material/person_add:"):
             if not new_password:
                 st.text(t("admin_users.generated", name=created.username))
                 st.code(password, language=None)
+
+accounts = auth.list_users()
+st.subheader(t("admin_users.list"))
+st.dataframe(
+    pd.DataFrame({
+        t("admin_users.col_username"): [a.username for a in accounts],
+        t("admin_users.col_display_name"): [a.display_name for a in accounts],
+        t("admin_users.col_role"): [i18n.label("role", a.role) for a in accounts],
+        t("admin_users.col_status"): [_status(a) for a in accounts],
+        t("admin_users.col_last_login"): [a.last_login_at for a in accounts],
+        t("admin_users.col_created"): [a.created_at for a in accounts],
+    }),
+    hide_index=True, width="stretch", key="users_table",
+)
 
 others = [a.username for a in accounts]
 if others:
