@@ -1,4 +1,4 @@
-"""The `portal` command: demo, load, query, audit verify, serve."""
+"""The `portal` command: demo, load, query, audit verify, users, serve."""
 
 from __future__ import annotations
 
@@ -107,6 +107,53 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_BROKEN
 
 
+def _new_password(generate: bool) -> tuple[str, bool]:
+    """A password from --generate, stdin (when piped) or a twice-typed prompt; never from argv."""
+    import getpass
+
+    from portal import auth
+
+    if generate:
+        return auth.generate_password(), True
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n"), False
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise CliError("the two passwords differ")
+    return first, False
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """Manage local accounts: add, list, disable, enable, reset, role."""
+    from portal import auth
+    from portal.i18n import t
+
+    try:
+        if args.users_command == "list":
+            for a in auth.list_users(db=args.db):
+                state = "active" if a.is_active else "disabled"
+                print(f"{a.username}\t{a.role}\t{state}\t{a.display_name}")
+            return EXIT_OK
+        if args.users_command in ("add", "reset"):
+            password, generated = _new_password(args.generate)
+            if args.users_command == "add":
+                auth.create_user(args.username, args.role, password, display_name=args.name or "",
+                                 created_by="cli", db=args.db)
+            else:
+                auth.reset_password(args.username, password, db=args.db)
+            print(f"{args.users_command}: {args.username.strip().lower()}"
+                  + (f" password {password} (shown only this once)" if generated else ""))
+        elif args.users_command in ("disable", "enable"):
+            auth.set_active(args.username, args.users_command == "enable", db=args.db)
+            print(f"{args.users_command}d: {args.username}")
+        elif args.users_command == "role":
+            auth.change_role(args.username, args.role, db=args.db)
+            print(f"role: {args.username} is {args.role}")
+    except auth.AuthError as exc:
+        raise CliError(t(f"auth.errors.{exc.code}", "en")) from None
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the web portal, building the demo database first if there is none."""
     from portal import db, demo
@@ -162,6 +209,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
     v.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("users", help="manage local accounts (passwords via prompt, stdin or --generate)")
+    users_sub = p.add_subparsers(dest="users_command", required=True)
+    u = users_sub.add_parser("add", help="create an account")
+    u.add_argument("username")
+    u.add_argument("--role", required=True, choices=["executive", "compliance", "analyst", "admin"])
+    u.add_argument("--name", help="display name")
+    u.add_argument("--generate", action="store_true", help="generate a random password and print it once")
+    u = users_sub.add_parser("reset", help="set a new password and clear a lockout")
+    u.add_argument("username")
+    u.add_argument("--generate", action="store_true", help="generate a random password and print it once")
+    for name in ("disable", "enable"):
+        users_sub.add_parser(name, help=f"{name} an account").add_argument("username")
+    u = users_sub.add_parser("role", help="change an account's role")
+    u.add_argument("username")
+    u.add_argument("role", choices=["executive", "compliance", "analyst", "admin"])
+    users_sub.add_parser("list", help="list accounts")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("serve", help="start the web portal (builds the demo database if none exists)")
     p.add_argument("--port", type=int, default=8501)
