@@ -151,3 +151,56 @@ def dpd_history(frame: pd.DataFrame, title: str) -> go.Figure:
                   labels={"as_of": "", "dpd": "DPD", "loan_id": ""})
     fig.update_layout(margin={"t": 48, "b": 24})
     return fig
+
+
+# Improvement loop.
+
+
+def pareto(frame: pd.DataFrame, label: str, title: str, count_label: str, share_label: str) -> go.Figure:
+    """Bars of complaints per group, most first, with the cumulative share as a line on a second axis."""
+    fig = go.Figure()
+    fig.add_bar(x=frame[label], y=frame["complaints"], name=count_label)
+    fig.add_scatter(x=frame[label], y=frame["cumulative_share"], name=share_label, mode="lines+markers",
+                    yaxis="y2")
+    fig.update_layout(
+        title=title, margin={"t": 48, "b": 24}, legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": count_label},
+        yaxis2={"title": share_label, "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]},
+    )
+    return fig
+
+
+def rate_trend(frame: pd.DataFrame, value: str, label: str, title: str, y_label: str) -> go.Figure:
+    """A KPI per month, one line per segment."""
+    fig = px.line(frame, x="month", y=value, color=label, markers=True, title=title,
+                  labels={"month": "", value: y_label, label: ""})
+    fig.update_layout(legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def effect_chart(frame: pd.DataFrame, start_on, title: str, y_label: str, start_label: str,
+                 group_labels: dict[str, str], percent: bool = False) -> go.Figure:
+    """Treated vs control KPI by month, with the action's start date marked by a dashed line."""
+    fig = go.Figure()
+    for group, color in (("treated", "#d32f2f"), ("control", "#1565c0")):
+        part = frame[frame["group_name"] == group]
+        fig.add_scatter(x=part["month"], y=part["value"], name=group_labels.get(group, group),
+                        mode="lines+markers", line={"color": color})
+    start = pd.Timestamp(start_on)
+    fig.add_shape(type="line", x0=start, x1=start, xref="x", y0=0, y1=1, yref="paper",
+                  line={"dash": "dash", "color": "#616161"})
+    fig.add_annotation(x=start, y=1, xref="x", yref="paper", text=start_label, showarrow=False,
+                       yanchor="bottom")
+    fig.update_layout(title=title, yaxis={"title": y_label, "tickformat": ".0%" if percent else None,
+                                          "rangemode": "tozero"},
+                      margin={"t": 64, "b": 24}, legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def violations_trend(frame: pd.DataFrame, label: str, title: str, y_label: str) -> go.Figure:
+    """Stacked monthly bars of policy violations, one colour per rule (column `label`)."""
+    fig = px.bar(frame, x="month", y="violations", color=label, title=title,
+                 labels={"month": "", "violations": y_label, label: ""})
+    fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
+    fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
+    return fig

@@ -39,6 +39,9 @@ from portal import db as dbmod
 STATUSES = ("planned", "in_progress", "done", "reviewed")
 NEXT_STATUS = {"planned": "in_progress", "in_progress": "done", "done": "reviewed"}
 SEGMENT_KINDS = ("agency", "agent", "strategy", "region", "product")
+RATE_SEGMENTS = ("all", "agency", "agent", "strategy", "region", "product", "channel")
+CAUSE_GROUPS = ("root_cause", "issue", "channel", "agent", "agency", "strategy")
+EDIT_ROLES = ("compliance", "analyst", "admin")
 VERDICTS = ("improved", "no_change", "worse", "insufficient")
 MAX_WINDOW_MONTHS = 6
 COMPLAINT_KPI = "complaints_per_10k_contacts"
