@@ -57,6 +57,7 @@ NAME_MAX, NOTE_MAX = 100, 5000
 PLAN_MONTHS_MAX = 60
 PLAN_AMOUNT_MAX = Decimal("10000000")
 AMBER_DAYS = 3
+CLOCK_MARKS = {"ok": "🟢", "amber": "🟠", "red": "🔴", "timely": "✅", "late": "⚠️"}
 SUBMIT_LIMIT, LOOKUP_LIMIT = 5, 10
 RATE_WINDOW = dt.timedelta(minutes=10)
 WRITE_RETRIES = 40  # appends serialise on the chain head; many sessions may queue behind it
@@ -144,6 +145,19 @@ def clock_level(status: str, days_left: int | None, is_overdue: bool, is_timely_
     if days_left is not None and days_left <= AMBER_DAYS:
         return "amber"
     return "ok"
+
+
+def mark_breaches(contacts: pd.DataFrame, breaches: pd.DataFrame | None) -> pd.DataFrame:
+    """The contact log with a `breach` column naming the rules each contact broke (empty when none)."""
+    out = contacts.copy()
+    if breaches is None or breaches.empty or "contact_id" not in breaches.columns:
+        out["breach"] = ""
+        return out
+    label = "rule" if "rule" in breaches.columns else breaches.columns.drop("contact_id")[0]
+    rules = (breaches.dropna(subset=["contact_id"]).groupby("contact_id")[label]
+             .agg(lambda v: ", ".join(sorted({str(x) for x in v if pd.notna(x)}))))
+    out["breach"] = out["contact_id"].map(rules).fillna("").astype(str)
+    return out
 
 
 def deadline_clock(received_at: dt.datetime, extension_days: int, status: str,
@@ -284,6 +298,11 @@ def normalise_ticket(value: str) -> str:
     if compact.startswith("CP"):
         compact = compact[2:]
     return f"CP-{compact[:4]}-{compact[4:]}" if len(compact) == 8 else (value or "").strip().upper()
+
+
+def client_key(ip_address: object, session_key: str) -> str:
+    """The rate limit's key: the client's IP when known (None on localhost), else the browser session."""
+    return f"ip:{ip_address}" if isinstance(ip_address, str) and ip_address else session_key
 
 
 def _client_hash(client_key: str) -> str:

@@ -30,6 +30,13 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("improvement", "improvement.py", "compliance", ":material/published_with_changes:",
              frozenset({"compliance", "analyst", "executive", "admin"})),
     PageSpec("users", "users.py", "admin", ":material/manage_accounts:", frozenset({"admin"})),
+    PageSpec("feedback", "feedback.py", "public", ":material/rate_review:", EVERYONE),
+    PageSpec("ticket", "ticket.py", "public", ":material/confirmation_number:", EVERYONE),
+    PageSpec("rights", "rights.py", "public", ":material/gavel:", EVERYONE),
+    PageSpec("complaints_queue", "complaints_queue.py", "compliance", ":material/inbox:", frozenset({"compliance", "admin"})),
+    PageSpec("complaint_detail", "complaint_detail.py", "compliance", ":material/assignment:", frozenset({"compliance", "admin"})),
+    PageSpec("complaint_trends", "complaint_trends.py", "compliance", ":material/insights:", frozenset({"compliance", "executive", "admin"})),
+    PageSpec("audit", "audit.py", "compliance", ":material/verified_user:", frozenset({"compliance", "admin"})),
     PageSpec("signin", "signin.py", "account", ":material/login:", EVERYONE),
 )
 

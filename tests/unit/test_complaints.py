@@ -467,3 +467,9 @@ def test_rule_pack_is_read_from_config():
     pack = complaints.rule_pack("cn")
     assert (pack["quiet_start"], pack["connected_calls_per_day"], pack["visit_min_collectors"]) == ("22:00", 3, 2)
     assert complaints.rule_pack("us")["calls_in_window"] == 7
+
+
+def test_client_key_prefers_a_real_ip():
+    assert complaints.client_key("203.0.113.9", "session:abc") == "ip:203.0.113.9"
+    assert complaints.client_key(None, "session:abc") == "session:abc"
+    assert complaints.client_key("", "session:abc") == "session:abc"

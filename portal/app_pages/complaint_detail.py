@@ -1,0 +1,165 @@
+import pandas as pd
+import streamlit as st
+
+from portal import charts, complaints, db, i18n, masking, taxonomy, ui
+from portal.i18n import t
+
+user = ui.require_role("compliance")
+st.title(t("nav.complaint_detail"))
+
+typed = st.text_input(t("complaints.detail.pick"), value=st.query_params.get("id", ""), key="cd_pick").strip()
+if not typed:
+    st.info(t("complaints.detail.none"))
+    st.stop()
+complaint_id = typed
+detail = ui.run_query("complaint_detail", complaint_id=complaint_id)
+if detail.empty and complaints.TICKET_RE.fullmatch(complaints.normalise_ticket(typed)):
+    complaint_id = complaints.normalise_ticket(typed)
+    detail = ui.run_query("complaint_detail", complaint_id=complaint_id)
+if detail.empty:
+    st.warning(t("complaints.detail.not_found"))
+    st.stop()
+st.query_params["id"] = complaint_id
+row = detail.iloc[0]
+
+
+def _get(name: str):
+    value = row[name]
+    return None if pd.isna(value) else value
+
+
+def _act(action: str) -> None:
+    """Run one compliance action from its form's widgets; keep the outcome for the next run."""
+    s = st.session_state
+    calls = {
+        "triage": lambda: complaints.triage(complaint_id, user.username, s.cd_issue, s.cd_sub_issue, s.cd_note_triage),
+        "assign": lambda: complaints.assign(complaint_id, user.username, s.cd_assignee, s.cd_note_assign),
+        "status": lambda: complaints.transition(complaint_id, user.username, s.cd_status, s.cd_note_status),
+        "extend": lambda: complaints.extend(complaint_id, user.username, s.cd_extension, s.cd_reason),
+        "resolution": lambda: complaints.record_resolution(complaint_id, user.username, s.cd_resolution,
+                                                           s.cd_public_text, s.cd_note_resolution),
+        "root_cause": lambda: complaints.record_root_cause(complaint_id, user.username, s.cd_root_cause),
+        "finding": lambda: complaints.record_substantiation(complaint_id, user.username,
+                                                            s.cd_substantiated == "yes", s.cd_evidence),
+    }
+    try:
+        events = calls[action]()
+        s.cd_message = ("ok", t("complaints.detail.saved") if events else t("complaints.detail.unchanged"))
+    except complaints.ComplaintError as exc:
+        s.cd_message = ("error", exc.localized())
+
+
+st.code(complaint_id, language=None)
+now_clock = complaints.deadline_clock(row["received_at"], int(row["extension_days"]), row["status"],
+                                      pd.Timestamp.now(tz="UTC"), _get("resolved_at"))
+level = now_clock.level
+days = now_clock.days_left if now_clock.days_left is not None else 0
+a, b, c = st.columns(3)
+a.metric(t("complaints.detail.status"), i18n.label("status", row["status"]))
+b.metric(t("complaints.detail.due_at"), pd.Timestamp(row["due_at"]).strftime("%Y-%m-%d %H:%M"))
+c.metric(t("complaints.queue.clock"), f"{complaints.CLOCK_MARKS[level]} "
+         + t(f"complaints.queue.clock_{level}", days=abs(int(days))))
+
+plan = _get("plan_type")
+facts = [
+    ("received_at", pd.Timestamp(row["received_at"]).strftime("%Y-%m-%d %H:%M")),
+    ("source", i18n.label("source", row["source"])),
+    ("issue", i18n.label("issue", row["issue"])),
+    ("sub_issue", _get("sub_issue")),
+    ("channel", i18n.label("channel", _get("channel")) if _get("channel") else None),
+    ("assignee", _get("assignee")),
+    ("customer", _get("customer_id")),
+    ("loan", _get("loan_id")),
+    ("name", masking.mask_name(_get("complainant_name"))),
+    ("mobile", _get("mobile_masked")),
+    ("contact_time", i18n.label("contact_time", _get("contact_time")) if _get("contact_time") else None),
+    ("plan", t("complaints.detail.plan_value", plan=i18n.label("plan_type", plan), amount=_get("plan_amount"),
+               months=_get("plan_months")) if plan and plan != "none" else None),
+    ("extension", t("complaints.detail.extension_value", days=int(row["extension_days"]),
+                    reason=_get("extension_reason")) if int(row["extension_days"]) else None),
+    ("resolution", i18n.label("resolution", _get("resolution")) if _get("resolution") else None),
+    ("public_resolution", _get("public_resolution")),
+    ("root_cause", _get("root_cause")),
+    ("substantiated", None if _get("substantiated") is None
+     else t("complaints.detail.yes") if bool(_get("substantiated")) else t("complaints.detail.no")),
+    ("evidence", _get("evidence")),
+]
+st.subheader(t("complaints.detail.facts"))
+st.dataframe(pd.DataFrame({"field": [t(f"complaints.detail.{k}") for k, _ in facts],
+                           "value": ["" if v is None else str(v) for _, v in facts]}),
+             hide_index=True, width="stretch", key="cd_facts",
+             column_config={"field": st.column_config.TextColumn(""), "value": st.column_config.TextColumn("")})
+
+st.subheader(t("complaints.detail.narrative"))
+with st.container(border=True):
+    ui.plain_text(masking.mask_text(_get("narrative")) or "")
+
+st.subheader(t("complaints.detail.actions_title"))
+message = st.session_state.pop("cd_message", None)
+if message:
+    (st.success if message[0] == "ok" else st.error)(message[1])
+tabs = st.tabs([t(f"complaints.detail.act_{k}") for k in
+                ("triage", "assign", "status", "extend", "resolution", "root_cause", "substantiation")])
+with tabs[0], st.form("cd_triage"):
+    st.selectbox(t("complaints.detail.issue"), taxonomy.COMPLAINT_ISSUES, key="cd_issue",
+                 index=taxonomy.COMPLAINT_ISSUES.index(row["issue"]) if row["issue"] in taxonomy.COMPLAINT_ISSUES else 0,
+                 format_func=lambda v: i18n.label("issue", v))
+    st.text_input(t("complaints.detail.sub_issue"), value=_get("sub_issue") or "", key="cd_sub_issue", max_chars=200)
+    st.text_input(t("complaints.detail.note"), key="cd_note_triage")
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("triage",))
+with tabs[1], st.form("cd_assign"):
+    st.text_input(t("complaints.detail.assignee"), value=_get("assignee") or "", key="cd_assignee", max_chars=64)
+    st.text_input(t("complaints.detail.note"), key="cd_note_assign")
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("assign",))
+with tabs[2]:
+    moves = complaints.TRANSITIONS.get(row["status"], ())
+    if not moves:
+        st.info(t("complaints.detail.no_moves"))
+    else:
+        with st.form("cd_move"):
+            st.selectbox(t("complaints.detail.new_status"), moves, key="cd_status",
+                         format_func=lambda v: i18n.label("status", v))
+            st.text_input(t("complaints.detail.note"), key="cd_note_status")
+            st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("status",))
+with tabs[3], st.form("cd_extend"):
+    st.radio(t("complaints.detail.extension_days"), (15, 45), key="cd_extension", horizontal=True,
+             format_func=lambda v: t(f"complaints.detail.extension_{v}"))
+    st.text_area(t("complaints.detail.reason"), key="cd_reason", max_chars=2000)
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("extend",))
+with tabs[4], st.form("cd_resolve"):
+    st.selectbox(t("complaints.detail.resolution_type"), taxonomy.RESOLUTIONS, key="cd_resolution",
+                 format_func=lambda v: i18n.label("resolution", v))
+    st.text_area(t("complaints.detail.public_text"), value=_get("public_resolution") or "", key="cd_public_text",
+                 max_chars=complaints.NOTE_MAX)
+    st.text_input(t("complaints.detail.note"), key="cd_note_resolution")
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("resolution",))
+with tabs[5], st.form("cd_cause"):
+    st.text_area(t("complaints.detail.root_cause"), value=_get("root_cause") or "", key="cd_root_cause",
+                 max_chars=2000)
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("root_cause",))
+with tabs[6], st.form("cd_finding"):
+    st.radio(t("complaints.detail.substantiated_choice"), ("yes", "no"), key="cd_substantiated", horizontal=True,
+             format_func=lambda v: t(f"complaints.detail.{v}"))
+    st.text_area(t("complaints.detail.evidence"), value=_get("evidence") or "", key="cd_evidence",
+                 max_chars=complaints.NOTE_MAX)
+    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("finding",))
+
+st.subheader(t("complaints.detail.loans_title"))
+if _get("customer_id") is None:
+    st.info(t("complaints.detail.no_customer"))
+else:
+    loans = ui.run_query("complaint_loans", complaint_id=complaint_id)
+    history = loans.dropna(subset=["as_of"])
+    if not history.empty:
+        ui.chart(charts.dpd_history(history, t("complaints.detail.loans_title")), "cd_dpd")
+    ui.table(loans, f"complaint_{complaint_id}_loans", "cd_loans")
+    st.subheader(t("complaints.detail.contacts_title"))
+    contacts = ui.run_query("complaint_contacts", complaint_id=complaint_id)
+    if "complaint_breaches" in db.named_queries():
+        contacts = complaints.mark_breaches(contacts, ui.run_query("complaint_breaches", complaint_id=complaint_id))
+    else:
+        st.caption(t("complaints.detail.breaches_pending"))
+    ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts")
+
+st.subheader(t("complaints.detail.events_title"))
+ui.table(ui.run_query("complaint_history", complaint_id=complaint_id), f"complaint_{complaint_id}_events", "cd_events")
