@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("complaint_detail", "complaint_detail.py", "compliance", ":material/assignment:", frozenset({"compliance", "admin"})),
     PageSpec("complaint_trends", "complaint_trends.py", "compliance", ":material/insights:", frozenset({"compliance", "executive", "admin"})),
     PageSpec("audit", "audit.py", "compliance", ":material/verified_user:", frozenset({"compliance", "admin"})),
+    PageSpec("conduct", "conduct.py", "compliance", ":material/policy:",
+             frozenset({"compliance", "executive", "admin"})),
     PageSpec("signin", "signin.py", "account", ":material/login:", EVERYONE),
 )
 

@@ -1,0 +1,100 @@
+import datetime as dt
+
+import streamlit as st
+
+from portal import charts, config, i18n, policy, ui
+from portal.i18n import t
+
+ui.require_role("compliance", "executive")
+st.title(t("policy.title"))
+st.caption(t("policy.intro"))
+filters = ui.sidebar_filters(dimensions=())
+if "start" not in filters:
+    ui.empty_state()
+    st.stop()
+start, end = filters["start"], filters["end"]
+
+
+def pack_label(name: str) -> str:
+    return i18n.label("rule_pack", name) if i18n.has(f"codes.rule_pack.{name}") else policy.pack(name)["label"]
+
+
+names = policy.pack_names()
+default = config.setting("rule_pack")
+pack = st.selectbox(t("policy.pack"), names, index=names.index(default) if default in names else 0,
+                    format_func=pack_label, key="conduct_pack")
+rules = policy.pack(pack)["rules"]
+rule_label = {r: i18n.label("rule", r) for r in rules}
+
+summary = ui.run_query("policy_violations", pack=pack, start=start, end=end)
+columns = st.columns(len(summary))
+for column, row in zip(columns, summary.itertuples(), strict=True):
+    column.metric(rule_label[row.rule], f"{row.violations:,}", border=True,
+                  help=t("policy.affected", loans=row.loans_affected, agents=row.agents_affected))
+
+st.subheader(t("policy.trend_title"))
+trend = ui.run_query("policy_violations_by_month", pack=pack, start=start, end=end)
+if trend.empty:
+    ui.empty_state("policy.no_violations")
+else:
+    trend = trend.assign(rule_name=trend["rule"].map(rule_label))
+    ui.chart(charts.violations_trend(trend, "rule_name", t("policy.trend_chart"), t("policy.violations")),
+             "conduct_trend")
+
+st.subheader(t("policy.league_title"))
+st.caption(t("policy.league_caption"))
+league = ui.run_query("policy_league", pack=pack, start=start, end=end)
+agents_tab, agencies_tab = st.tabs([t("policy.agents"), t("policy.agencies")])
+with agents_tab:
+    agents = league[league["level"] == "agent"].drop(columns="level").fillna({"id": t("policy.no_agent")})
+    ui.table(agents.rename(columns={"id": "agent_id"}), "conduct_agents", "conduct_agents")
+with agencies_tab:
+    agencies = league[league["level"] == "agency"].drop(columns="level").fillna({"id": t("policy.in_house")})
+    ui.table(agencies.rename(columns={"id": "agency_id"}), "conduct_agencies", "conduct_agencies")
+
+st.subheader(t("policy.drill_title"))
+left, middle, right = st.columns(3)
+rule = left.selectbox(t("policy.rule"), [None, *rules], format_func=lambda r: rule_label.get(r, t("policy.all_rules")),
+                      key="conduct_rule")
+agent_ids = sorted(league.loc[(league["level"] == "agent") & (league["violations"] > 0), "id"].dropna())
+agent = middle.selectbox(t("policy.agent"), [None, *agent_ids],
+                         format_func=lambda a: t("policy.all_agents") if a is None else a, key="conduct_agent")
+agency_ids = sorted(league.loc[(league["level"] == "agency") & (league["violations"] > 0), "id"].dropna())
+agency = right.selectbox(t("policy.agency"), [None, *agency_ids],
+                         format_func=lambda a: t("policy.all_agencies") if a is None else a, key="conduct_agency")
+details = ui.run_query("policy_violation_details", pack=pack, start=start, end=end, rule=rule, agent_id=agent,
+                       agency_id=agency)
+st.caption(t("policy.drill_caption", n=len(details)))
+ui.table(details, f"policy_violations_{pack}_{start}_{end}", "conduct_details")
+
+st.subheader(t("policy.what_if_title"))
+st.caption(t("policy.what_if_caption"))
+base = policy.pack(pack)
+with st.form("conduct_what_if"):
+    overrides: dict = {}
+    if "quiet_hours" in rules:
+        a, b = st.columns(2)
+        quiet_start = a.time_input(t("policy.quiet_start"), dt.time.fromisoformat(base["quiet_start"]), step=1800)
+        quiet_end = b.time_input(t("policy.quiet_end"), dt.time.fromisoformat(base["quiet_end"]), step=1800)
+        overrides.update(quiet_start=quiet_start.strftime("%H:%M"), quiet_end=quiet_end.strftime("%H:%M"))
+    numbers = [k for rule_name in rules for k in policy.RULE_KEYS[rule_name] if k in policy.NUMERIC_KEYS]
+    cells = st.columns(max(len(numbers), 1))
+    for cell, key in zip(cells, numbers, strict=False):
+        overrides[key] = int(cell.number_input(t(f"policy.key.{key}"), min_value=0, max_value=30 if key in
+                                               policy.DAY_KEYS else 1000, value=int(base[key]), step=1))
+    submitted = st.form_submit_button(t("policy.what_if_run"), icon=":material/science:")
+if submitted:
+    try:
+        result = policy.what_if(pack, overrides, start, end)
+    except policy.PolicyError as exc:
+        st.error(t("policy.what_if_bad", reason=str(exc)))
+    else:
+        totals = result[result["rule"] == "all"].iloc[0]
+        a, b, c = st.columns(3)
+        a.metric(t("policy.newly_blocked"), f"{int(totals['newly_blocked']):,}", border=True)
+        b.metric(t("policy.payments_at_risk"), f"{int(totals['payments_at_risk']):,}",
+                 help=t("policy.amount", amount=f"{float(totals['payment_amount_at_risk']):,.2f}"), border=True)
+        c.metric(t("policy.ptps_at_risk"), f"{int(totals['ptps_at_risk']):,}",
+                 help=t("policy.amount", amount=f"{float(totals['ptp_amount_at_risk']):,.2f}"), border=True)
+        shown = result.assign(rule=[rule_label.get(r, t("policy.all_rules")) for r in result["rule"]])
+        ui.table(shown, f"policy_what_if_{pack}", "conduct_what_if_table")
