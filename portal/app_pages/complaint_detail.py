@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from portal import charts, complaints, db, i18n, masking, taxonomy, ui
+from portal import charts, complaints, config, db, i18n, masking, taxonomy, ui
 from portal.i18n import t
 
 user = ui.require_role("compliance")
@@ -156,10 +156,22 @@ else:
     st.subheader(t("complaints.detail.contacts_title"))
     contacts = ui.run_query("complaint_contacts", complaint_id=complaint_id)
     if "complaint_breaches" in db.named_queries():
-        contacts = complaints.mark_breaches(contacts, ui.run_query("complaint_breaches", complaint_id=complaint_id))
+        breaches = ui.run_query("complaint_breaches", complaint_id=complaint_id, pack=config.setting("rule_pack"))
+        contacts = complaints.mark_breaches(contacts, breaches)
+        flagged = int((contacts["breach"] != "").sum())
+        if "is_supported" in breaches.columns and bool(breaches["is_supported"].any()):
+            st.warning(t("complaints.detail.supported", n=int(breaches["matches_issue"].sum())),
+                       icon=":material/report:")
+        st.caption(t("complaints.detail.breaches_count", n=flagged))
     else:
         st.caption(t("complaints.detail.breaches_pending"))
-    ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts")
+    if contacts.empty:
+        ui.empty_state()
+    else:
+        styled = contacts.style.apply(
+            lambda r: ["background-color: #ffcdd2" if r.get("breach") else "" for _ in r], axis=1)
+        st.dataframe(styled, hide_index=True, width="stretch", key="cd_contacts_table")
+        ui.downloads(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts")
 
 st.subheader(t("complaints.detail.events_title"))
 ui.table(ui.run_query("complaint_history", complaint_id=complaint_id), f"complaint_{complaint_id}_events", "cd_events")

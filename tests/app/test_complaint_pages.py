@@ -273,3 +273,17 @@ def test_audit_page_verifies_and_names_broken_event(fx):
     at.button(key="au_verify").click()
     at.run()
     assert at.error[0].value.startswith("The chain is broken at event 4:")
+
+
+def test_detail_highlights_contact_breaches(fx):
+    # X6: 2026-02-20 01:00 +08 is 23:00 in Urumqi (C1's timezone), inside the cn quiet hours 22:00-08:00.
+    db.execute("insert into contacts (contact_id, loan_id, contact_at, channel, party, outcome, agent_id, cost)"
+               " values ('X6', 'L1', timestamptz '2026-02-20 01:00:00+08', 'phone', 'debtor', 'no_answer', 'A001', 1)",
+               db=fx)
+    at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K1"})
+    assert "Contacts that broke a rule in the 30 days before the complaint (highlighted): 1" in [
+        c.value for c in at.caption]
+    assert at.warning[0].value.startswith("The contact log supports this complaint: 1 breaches")
+    contacts = next(d.value for d in at.dataframe if "breach" in d.value.columns)
+    assert dict(zip(contacts["contact_id"], contacts["breach"], strict=True)) == {
+        "X2": "", "X6": "quiet_hours", "X3": ""}

@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from portal import complaints, db, taxonomy
@@ -473,3 +474,13 @@ def test_client_key_prefers_a_real_ip():
     assert complaints.client_key("203.0.113.9", "session:abc") == "ip:203.0.113.9"
     assert complaints.client_key(None, "session:abc") == "session:abc"
     assert complaints.client_key("", "session:abc") == "session:abc"
+
+
+def test_mark_breaches():
+    contacts = pd.DataFrame({"contact_id": ["A", "B", "C"]})
+    breaches = pd.DataFrame({"contact_id": ["B", "B", "C", "B"],
+                             "rule": ["quiet_hours", "connected_calls_per_day", "quiet_hours", "quiet_hours"]})
+    marked = complaints.mark_breaches(contacts, breaches)
+    assert marked["breach"].tolist() == ["", "connected_calls_per_day, quiet_hours", "quiet_hours"]
+    assert complaints.mark_breaches(contacts, None)["breach"].tolist() == ["", "", ""]
+    assert complaints.mark_breaches(contacts, breaches.iloc[0:0])["breach"].tolist() == ["", "", ""]
