@@ -107,6 +107,7 @@ class LoadResult:
     message: str
     file_sha256: str = ""
     layout: str = ""
+    strict: bool = False
     errors: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def rejects(self, lang: str | None = None) -> pd.DataFrame:
@@ -244,15 +245,17 @@ def compile_rules(dataset: str, params: _Params | None = None) -> list[Rule]:
 
 
 def format_rejects(errors: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """Turn raw error records into the reject report: row_number, column, reason, raw values."""
+    """The reject report (row_number, column, reason in lang, raw values) from errors or quarantine rows."""
     if errors.empty:
         return pd.DataFrame({"row_number": pd.Series(dtype="int64"), "column": pd.Series(dtype="string"),
                              "reason": pd.Series(dtype="string"), "raw_row": pd.Series(dtype="string")})
-    reasons = [reason_text(code, json.loads(args), lang)
-               for code, args in zip(errors["reason_code"], errors["reason_args"], strict=True)]
+    reasons = [reason_text(code, json.loads(args), lang) if code else str(fallback)
+               for code, args, fallback in zip(errors["reason_code"], errors["reason_args"], errors["reason"],
+                                               strict=True)]
+    column = errors["column"] if "column" in errors else errors["column_name"]
     return pd.DataFrame({
         "row_number": errors["row_number"].astype("int64").to_numpy(),
-        "column": errors["column"].to_numpy(),
+        "column": column.to_numpy(),
         "reason": reasons,
         "raw_row": errors["raw_row"].to_numpy(),
     })
@@ -278,14 +281,38 @@ class _Source:
     delimiter: str = ","
     table: pa.Table | None = None  # or an Arrow table of text cells c0..cN plus _line, _fields
     temp: Path | None = None
+    lines: int | None = None  # physical lines of csv_path, when already counted
+    stage_is_view: bool = False
 
 
-def _sha256(path: Path) -> str:
+@dataclass(frozen=True)
+class _Scan:
+    sha256: str
+    lines: int
+    utf8: bool
+
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the bytes: the file's sha256, its physical line count, and whether it is UTF-8."""
     h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8, count, last = True, 0, b"\n"
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             h.update(chunk)
-    return h.hexdigest()
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return _Scan(h.hexdigest(), count + (0 if last == b"\n" else 1), utf8)
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -324,7 +351,7 @@ def _read_header(path: Path, delimiter: str | None = None) -> tuple[list[str], s
     raise UploadError("the file is empty")
 
 
-def _csv_source(path: Path) -> _Source:
+def _csv_source(path: Path, scan: _Scan | None = None) -> _Source:
     with path.open("rb") as fh:
         head = fh.read(8192)
     for magic, kind in MAGIC.items():
@@ -332,7 +359,7 @@ def _csv_source(path: Path) -> _Source:
             raise UploadError(f"{path.name} is a binary {kind} file, not CSV text")
     if b"\x00" in head:
         raise UploadError(f"{path.name} is a binary file (or UTF-16 text), not a UTF-8 or GBK CSV")
-    if _decodes(path, "utf-8"):
+    if (scan.utf8 if scan else _decodes(path, "utf-8")):
         layout, utf8, temp = "csv-utf8", path, None
     elif _decodes(path, "gb18030"):
         # DuckDB reads UTF-8 only: transcode GBK/GB18030 (GBK is a subset) to a temporary file.
@@ -346,7 +373,8 @@ def _csv_source(path: Path) -> _Source:
     else:
         raise UploadError(f"cannot read {path.name}: its text is neither UTF-8 nor GBK/GB18030")
     headers, delim = _read_header(utf8)
-    return _Source(layout, headers, csv_path=utf8, delimiter=delim, temp=temp)
+    lines = scan.lines if scan and temp is None else None
+    return _Source(layout, headers, csv_path=utf8, delimiter=delim, temp=temp, lines=lines)
 
 
 def _cell_text(value: Any) -> str | None:
@@ -442,7 +470,7 @@ def _parquet_source(path: Path) -> _Source:
     return _Source("parquet", headers, table=pa.table(out))
 
 
-def open_source(path: Path) -> _Source:
+def open_source(path: Path, scan: _Scan | None = None) -> _Source:
     """Check a file and prepare it for staging, or raise UploadError with a one-line reason."""
     if not path.is_file():
         raise UploadError(f"file not found: {path}")
@@ -464,7 +492,7 @@ def open_source(path: Path) -> _Source:
             raise UploadError(f"{path.name} is not a Parquet file")
         return _parquet_source(path)
     if suffix in CSV_SUFFIXES or suffix == "":
-        return _csv_source(path)
+        return _csv_source(path, scan)
     raise UploadError(f"{path.name}: unsupported file type {suffix}; upload CSV, XLSX or Parquet")
 
 
@@ -491,7 +519,7 @@ def _stage(cur: Any, src: _Source) -> int:
     width = len(src.headers)
     names = [f"c{i}" for i in range(width)]
     if src.table is None:
-        physical_lines = _count_lines(src.csv_path)
+        physical_lines = src.lines if src.lines is not None else _count_lines(src.csv_path)
         try:
             cur.execute(
                 "create or replace temp table _stage_raw as select * from read_csv($path, header = true, "
@@ -499,16 +527,15 @@ def _stage(cur: Any, src: _Source) -> int:
                 "strict_mode = true, null_padding = false, skip = $skip)",
                 {"path": str(src.csv_path), "names": names, "delim": src.delimiter, "skip": _leading_blank_lines(src)},
             )
-            rows = cur.execute("select count(*) from _stage_raw").fetchall()[0][0]
+            rows, base = cur.execute("select count(*), min(rowid) from _stage_raw").fetchall()[0]
             if rows + 1 + _leading_blank_lines(src) == physical_lines:
-                # One physical line per record: rowid (file order) gives the source line number.
-                cols = ", ".join(names)
-                # Rows of a table created in an open transaction number from a large base: subtract it.
-                cur.execute("create or replace temp table _stage as select rowid - (select min(rowid) from "  # noqa: S608 (identifiers from the model allow-list)
-                            "_stage_raw) + 2 + $skip as _line, "
-                            f"null::bigint as _fields, {cols} from _stage_raw",
-                            {"skip": _leading_blank_lines(src)})
-                cur.execute("drop table _stage_raw")
+                # One physical line per record: rowid (file order) gives the source line number. Rows
+                # of a table created in an open transaction number from a large base: subtract it.
+                # A view (integers computed here, never user text) avoids copying a million rows.
+                offset = 2 + _leading_blank_lines(src) - int(base or 0)
+                cur.execute("create or replace temp view _stage as select rowid + "  # noqa: S608 (integer literal)
+                            f"{int(offset)} as _line, null::bigint as _fields, {', '.join(names)} from _stage_raw")
+                src.stage_is_view = True
                 return rows
             cur.execute("drop table _stage_raw")
         except portal_db.Error:
@@ -623,22 +650,26 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
         if col.default is not None:
             expr = f"coalesce({expr}, {params.add(col.default)})"
         typed.append(f"{expr} as {col.name}")
-    key_cols = ", ".join(f"r.r_{k}" for k in spec.keys)
-    typed.append(f"case when {' and '.join(f'r.r_{k} is not null' for k in spec.keys)} "
-                 f"then count(*) over (partition by {key_cols}) else 1 end as _dup")
+    # Keys seen more than once in the file (an aggregate is much cheaper than a window here).
+    key_raw = ", ".join(f"nullif(trim(s.c{colmap[k]}), '') as r_{k}" for k in spec.keys)
+    key_names = ", ".join(f"r_{k}" for k in spec.keys)
+    dup_on = " and ".join(f"dk.r_{k} = r.r_{k}" for k in spec.keys)
+    joins.append(f"left join (select {key_names}, count(*) as n from (select {key_raw} from {source} s) "  # noqa: S608 (allow-listed)
+                 f"group by all having count(*) > 1) dk on {dup_on}")
+    typed.append("coalesce(dk.n, 1) as _dup")
     for column, target in spec.fks:
         alias = "l" if target == "loan" else "c"
         typed.append(f"{alias}.{target}_id is not null as _fk_{column}")
     # Amount columns are referenced by name inside the same select list (DuckDB lateral aliases).
     inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
              f"from {source} s) r {' '.join(joins)}")
-    conds = [f"coalesce({rule.sql}, false)" for rule in rules]
+    # A NULL condition counts as passing, both in the CASE and in the OR (every rule guards its nulls).
+    conds = [f"({rule.sql})" for rule in rules]
     structs = [f"case when {cond} then {{'r': {i}, 'v': {_value_expr(rule)}}} end"
                for i, (cond, rule) in enumerate(zip(conds, rules, strict=True))]
     structs.append(f"case when _fields is not null then {{'r': {len(rules)}, 'v': _fields::varchar}} end")
     any_bad = " or ".join([*conds, "_fields is not null"])
-    out_cols = ", ".join(["_line", *[f"r_{c.name}" for c in columns(dataset) if c.name in spec.keys],
-                          *[c.name for c in columns(dataset)]])
+    out_cols = ", ".join(["_line", *[c.name for c in columns(dataset)]])
     return (f"create or replace temp table _typed as select {out_cols}, case when {any_bad} then "  # noqa: S608 (identifiers from the model allow-list)
             f"list_filter([{', '.join(structs)}], lambda e: e is not null) end as _errs from ({inner}) t")
 
@@ -658,6 +689,13 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
     cols = [c.name for c in columns(dataset)]
     col_list = ", ".join(cols)
     on = " and ".join(f"t.{k} = n.{k}" for k in spec.keys)
+    overlap = cur.execute(f"select count(*) from {dataset} t semi join (select {', '.join(spec.keys)} "  # noqa: S608 (allow-listed)
+                          f"from _typed where _errs is null) n on {on}").fetchall()[0][0]
+    if overlap == 0:
+        # No key is loaded yet (a first load): insert straight away, no comparison needed.
+        cur.execute(f"insert into {dataset} ({col_list}, upload_id) select {col_list}, $uid from _typed "  # noqa: S608 (allow-listed)
+                    "where _errs is null", {"uid": upload_id})
+        return -1
     cur.execute(f"create or replace temp table _changed as select {col_list} from _typed where _errs is null "  # noqa: S608 (identifiers from the model allow-list)
                 f"except select {col_list} from {dataset} t semi join (select {', '.join(spec.keys)} from _typed "
                 f"where _errs is null) n on {on}")
@@ -718,10 +756,11 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
     name = file_name or path.name
     step = progress or (lambda fraction, stage: None)
     step(0.02, "reading")
-    sha = _sha256(path) if path.is_file() else ""
     size = path.stat().st_size if path.is_file() else 0
+    scan = _scan(path) if 0 < size <= int(config.setting("max_upload_mb")) * MB else None
+    sha = scan.sha256 if scan else ""
     try:
-        src = open_source(path)
+        src = open_source(path, scan)
     except UploadError as exc:
         _record_failure(dataset, name, sha, size, "", uploaded_by, strict, replaces_upload_id, str(exc), database)
         raise
@@ -790,9 +829,12 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
         step(0.9, "recording")
         _insert_upload(cur, upload_id, dataset, name, sha, size, layout, uploaded_by, total, accepted, rejected,
                        status, strict, replaces, message)
+        if src.stage_is_view:
+            cur.execute("drop view _stage")
+            cur.execute("drop table _stage_raw")
         for temp in ("_stage", "_typed", "_mapped"):
             cur.execute(f"drop table if exists {temp}")
-        return LoadResult(upload_id, dataset, total, accepted, rejected, status, message, sha, layout, errors)
+        return LoadResult(upload_id, dataset, total, accepted, rejected, status, message, sha, layout, strict, errors)
 
     colmap: dict[str, int] = {} if is_cfpb else colmap
     result = portal_db.write(work, db=database)

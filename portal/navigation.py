@@ -39,6 +39,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("audit", "audit.py", "compliance", ":material/verified_user:", frozenset({"compliance", "admin"})),
     PageSpec("conduct", "conduct.py", "compliance", ":material/policy:",
              frozenset({"compliance", "executive", "admin"})),
+    PageSpec("uploads", "uploads.py", "analyst", ":material/upload_file:", frozenset({"analyst", "admin"})),
+    PageSpec("upload_history", "upload_history.py", "analyst", ":material/history:", frozenset({"analyst", "admin"})),
     PageSpec("signin", "signin.py", "account", ":material/login:", EVERYONE),
 )
 

@@ -754,7 +754,49 @@ class ComplaintBreachesResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+class UploadHistoryResult(pa.DataFrameModel):
+    """Result of queries/upload_history.sql."""
+
+    upload_id: Series[int]
+    uploaded_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "us", "tz": "UTC"})
+    uploaded_by: Series[str] = pa.Field(nullable=True)
+    dataset: Series[str]
+    file_name: Series[str] = pa.Field(nullable=True)
+    file_format: Series[str] = pa.Field(nullable=True)
+    file_sha256: Series[str] = pa.Field(nullable=True)
+    rows_total: Series[int] = pa.Field(ge=0)
+    rows_accepted: Series[int] = pa.Field(ge=0)
+    rows_rejected: Series[int] = pa.Field(ge=0)
+    status: Series[str]
+    is_strict: Series[bool]
+    replaces_upload_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    message: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+
+
+class QuarantineRowsResult(pa.DataFrameModel):
+    """Result of queries/quarantine_rows.sql."""
+
+    row_number: Series[int] = pa.Field(ge=1)
+    column_name: Series[str] = pa.Field(nullable=True)
+    reason: Series[str]
+    reason_code: Series[str] = pa.Field(nullable=True)
+    reason_args: Series[str] = pa.Field(nullable=True)
+    raw_row: Series[str]
+
+    class Config:
+        strict = True
+        ordered = True
+        coerce = True
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "upload_history": UploadHistoryResult,
+    "quarantine_rows": QuarantineRowsResult,
     "delinquency_buckets": DelinquencyBucketsResult,
     "roll_rates": RollRatesResult,
     "filter_options": FilterOptionsResult,
