@@ -130,3 +130,39 @@ def wait_for_app(page) -> None:
         timeout=30_000,
     )
     page.wait_for_timeout(300)
+
+
+# --- Access control (security engineer's block): sign in through the real sign-in page. ---
+# A Streamlit session lives in one websocket: page.goto() opens a new, anonymous session, so move
+# around a signed-in page with open_nav(page, key), which clicks the sidebar link instead.
+
+
+@pytest.fixture
+def signed_in(portal_url, e2e_accounts):
+    """sign_in(page, role) -> page: sign a browser page in as the e2e account of that staff role."""
+    from portal.i18n import t
+
+    def sign_in(page, role: str):
+        username, password = e2e_accounts[role]
+        page.goto(f"{portal_url}/signin")
+        wait_for_app(page)
+        page.get_by_label(t("auth.username", "en"), exact=True).fill(username)
+        page.get_by_label(t("auth.password", "en"), exact=True).fill(password)
+        page.get_by_role("button", name=t("auth.submit", "en"), exact=True).click()
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text(t("auth.signout", "en"), exact=True).wait_for()
+        wait_for_app(page)
+        return page
+
+    return sign_in
+
+
+def open_nav(page, key: str) -> None:
+    """Open a page through its sidebar link, keeping the signed-in session."""
+    from portal import navigation
+
+    suffix = "/" if navigation.page(key).default else f"/{key}"
+    page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first.click()
+    page.wait_for_url(f"**{suffix}*")
+    page.wait_for_selector('[data-testid="stSkeleton"]', state="detached")
+    wait_for_app(page)

@@ -1,0 +1,77 @@
+"""Access control in a real browser: refused pages show a prompt and no data, an executive sees only
+masked personal data (on screen and in CSV downloads), and signing out ends the session."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from portal import navigation
+from portal.i18n import t
+from tests.e2e.conftest import open_nav, wait_for_app
+
+CLEAR_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+CLEAR_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+DATA = ('[data-testid="stDataFrame"], [data-testid="stMetric"], [data-testid="stTable"], '
+        '.js-plotly-plot, [data-testid="stDownloadButton"]')
+
+
+def clear_pii(text: str) -> list[str]:
+    return CLEAR_MOBILE.findall(text) + CLEAR_ID.findall(text)
+
+
+def test_the_pii_detector_can_fail():
+    assert clear_pii("call 13812345678 id 11010119900307123X") == ["13812345678", "11010119900307123X"]
+    assert clear_pii("call 138****5678 id 110***********123X, loan L000013812345678") == []
+
+
+def test_anonymous_browser_gets_a_prompt_and_no_data_on_staff_pages(portal_url, browser_page):
+    page = browser_page
+    staff_pages = [s for s in navigation.PAGES if not navigation.may_open("customer", s.key)]
+    assert "complaints_queue" in [s.key for s in staff_pages]
+    for spec in staff_pages:
+        page.goto(f"{portal_url}/{spec.key}")
+        wait_for_app(page)
+        page.get_by_text(t("shell.signin_required", "en")).wait_for()
+        assert page.locator(DATA).count() == 0, spec.key
+        assert page.locator('[data-testid="stException"]').count() == 0, spec.key
+        # The refused page is not offered in the navigation either.
+        assert page.locator(f'[data-testid="stSidebarNavLink"][href$="/{spec.key}"]').count() == 0
+
+
+def test_executive_sees_only_masked_personal_data(signed_in, browser_page, tmp_path):
+    browser_page.set_default_timeout(90_000)  # chart-heavy pages on a shared, busy machine
+    page = signed_in(browser_page, "executive")
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    paths = {urlparse(links.nth(i).get_attribute("href")).path.strip("/") for i in range(links.count())}
+    allowed = {s.key for s in navigation.PAGES if navigation.may_open("executive", s.key) and not s.default}
+    assert paths - {""} == allowed  # exactly the executive's pages, so no users or complaint queue
+    downloads = 0
+    for spec in navigation.PAGES:
+        if spec.section == "public" or not navigation.may_open("executive", spec.key):
+            continue
+        open_nav(page, spec.key)
+        body = page.inner_text("body")
+        assert t("shell.signin_required", "en") not in body, spec.key
+        assert page.locator('[data-testid="stException"]').count() == 0, spec.key
+        assert clear_pii(body) == [], spec.key
+        csv_buttons = page.locator('[data-testid="stDownloadButton"] button').filter(
+            has_text=t("common.download_csv", "en"))
+        if csv_buttons.count():
+            with page.expect_download() as info:
+                csv_buttons.first.click()
+            content = (tmp_path / f"{spec.key}.csv")
+            info.value.save_as(content)
+            assert clear_pii(content.read_text(encoding="utf-8-sig")) == [], spec.key
+            downloads += 1
+    assert downloads > 0  # at least one export was checked
+
+
+def test_sign_out_ends_the_session(signed_in, browser_page):
+    page = signed_in(browser_page, "compliance")
+    open_nav(page, "complaints_queue")
+    assert t("shell.signin_required", "en") not in page.inner_text("body")
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name=t("auth.signout", "en")).click()
+    page.get_by_text(t("auth.signed_out", "en")).wait_for()
+    wait_for_app(page)
+    assert page.locator('[data-testid="stSidebarNavLink"][href$="/complaints_queue"]').count() == 0
