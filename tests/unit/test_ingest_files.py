@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -177,3 +178,19 @@ def test_a_constraint_violation_at_the_end_rolls_everything_back(tmp_db, tmp_pat
     with pytest.raises(db.Error, match="(?i)constraint|duplicate"):
         ingest.load_file("contacts", write_csv(tmp_path / "k.csv", CONTACT_HEADER, CONTACTS), db=tmp_db)
     assert snapshot(tmp_db) == before
+
+
+def test_sample_files_load_in_order_with_their_planted_errors(tmp_db):
+    samples = Path(__file__).resolve().parents[2] / "data" / "samples"
+    # (dataset, file, layout, accepted, rejected): each sample plants a few bad rows on purpose.
+    expected = [
+        ("customers", "customers_gbk_zh.csv", "csv-gb18030", 3, 2),  # bad mobile, bad check digit
+        ("loans", "loans_zh.xlsx", "xlsx", 3, 1),  # unknown customer, product, principal, rate, term, grade
+        ("snapshots", "snapshots_bom.csv", "csv-utf8", 2, 2),  # overdue with dpd 0; not a month-end
+        ("contacts", "contacts_with_errors.csv", "csv-utf8", 4, 3),  # unknown loan, ptp without amount, fax
+        ("payments", "payments.parquet", "parquet", 2, 0),
+        ("complaints", "complaints.csv", "csv-utf8", 1, 1),  # extension without a reason
+    ]
+    for dataset, name, layout, accepted, rejected in expected:
+        result = ingest.load_file(dataset, samples / name, db=tmp_db)
+        assert (result.layout, result.accepted, result.rejected) == (layout, accepted, rejected), result.rejects()
