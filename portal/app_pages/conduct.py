@@ -19,12 +19,16 @@ def pack_label(name: str) -> str:
     return i18n.label("rule_pack", name) if i18n.has(f"codes.rule_pack.{name}") else policy.pack(name)["label"]
 
 
-names = policy.pack_names()
+try:
+    names = policy.pack_names()
+except policy.PolicyError as exc:
+    st.error(t("policy.packs_broken", reason=str(exc)))
+    st.stop()
 default = config.setting("rule_pack")
 pack = st.selectbox(t("policy.pack"), names, index=names.index(default) if default in names else 0,
                     format_func=pack_label, key="conduct_pack")
 rules = policy.pack(pack)["rules"]
-rule_label = {r: i18n.label("rule", r) for r in rules}
+rule_label = {r: i18n.label("rule", r) for r in policy.RULES}
 
 summary = ui.run_query("policy_violations", pack=pack, start=start, end=end)
 columns = st.columns(len(summary))

@@ -76,3 +76,12 @@ def test_chinese_labels_and_roles(log_db):
     at = open_conduct(lang="zh")
     assert "禁止联系时段" in {m.label for m in at.metric}
     assert navigation.may_open("executive", "conduct") and not navigation.may_open("analyst", "conduct")
+
+
+def test_a_broken_pack_file_is_reported_not_raised(log_db, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[packs.acme]\nextends = "cn"\nconnected_calls_per_day = "two"\n', encoding="utf-8")
+    monkeypatch.setenv("PORTAL_RULE_PACKS_FILE", str(bad))
+    at = open_conduct()
+    assert any("connected_calls_per_day" in e.value for e in at.error)
+    assert not at.metric
