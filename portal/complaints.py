@@ -468,14 +468,43 @@ def append_event(cur: Any, complaint_id: str, actor: str, action: str, field_nam
     return event["event_id"]
 
 
+def _append_many(cur: Any, rows: list[tuple[str, str | None]], actor: str, action: str,
+                 at: dt.datetime | None = None) -> int:
+    """Append one event per (complaint_id, note) in one pass: chain computed here, one bulk insert."""
+    if not rows:
+        return 0
+    last_id, prev = cur.execute(
+        "select last_event_id, last_hash from audit_chain_head where chain_id = 1"
+    ).fetchone()
+    when = (at or _now()).astimezone(UTC)
+    records = []
+    for offset, (complaint_id, note) in enumerate(rows, start=1):
+        event = {
+            "event_id": int(last_id) + offset, "complaint_id": str(complaint_id), "actor": str(actor),
+            "action": action, "field": None, "from_value": None, "to_value": None, "note": note,
+            "event_at": _iso_utc(when),
+        }
+        digest = event_hash(prev, event)
+        records.append({**event, "prev_hash": prev, "hash": digest})
+        prev = digest
+    cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h where chain_id = 1",
+                {"id": records[-1]["event_id"], "h": prev})
+    frame = pd.DataFrame.from_records(records).astype({"field": object, "from_value": object, "to_value": object})
+    with dbmod.arrow_view(cur, "_new_events", frame):
+        cur.execute(
+            "insert into complaint_events (event_id, complaint_id, actor, action, field, from_value, to_value,"
+            " note, event_at, prev_hash, hash) select event_id, complaint_id, actor, action, field::varchar,"
+            " from_value::varchar, to_value::varchar, note::varchar, $at, prev_hash, hash from _new_events"
+            " order by event_id",
+            {"at": when},
+        )
+    return len(records)
+
+
 def record_import_events(cur: Any, complaint_ids: Iterable[str], actor: str, action: str = "imported",
                          note: str | None = None) -> int:
-    """Append one creation event per complaint inside the caller's db.write transaction."""
-    count = 0
-    for complaint_id in complaint_ids:
-        append_event(cur, complaint_id, actor, action, note=note)
-        count += 1
-    return count
+    """Append one creation event per complaint inside the caller's db.write transaction (bulk)."""
+    return _append_many(cur, [(cid, note) for cid in complaint_ids], actor, action)
 
 
 def ensure_creation_events(db: str | Path | None = None, actor: str = "system") -> int:
@@ -483,15 +512,20 @@ def ensure_creation_events(db: str | Path | None = None, actor: str = "system") 
 
     def fn(cur: Any) -> int:
         rows = cur.execute(
-            "select complaint_id, source from complaints as c where not exists"
+            "select complaint_id, 'source=' || source from complaints as c where not exists"
             " (select 1 from complaint_events as e where e.complaint_id = c.complaint_id)"
             " order by received_at, complaint_id"
         ).fetchall()
-        for complaint_id, source in rows:
-            append_event(cur, complaint_id, actor, "imported", note=f"source={source}")
-        return len(rows)
+        return _append_many(cur, rows, actor, "imported")
 
     return dbmod.write(fn, db=db, retries=WRITE_RETRIES)
+
+
+def reset_chain(cur: Any) -> None:
+    """Empty the audit trail and restart its chain: only for a demo rebuild that wipes every table."""
+    cur.execute("delete from complaint_events")
+    cur.execute("update audit_chain_head set last_event_id = 0, last_hash = $h where chain_id = 1",
+                {"h": GENESIS_HASH})
 
 
 @dataclass(frozen=True)

@@ -416,6 +416,7 @@ def test_each_event_hash_is_sha256_of_prev_and_canonical_json(tmp_db):
     ("update complaint_events set hash = repeat('a', 64) where event_id = 5", 5),
     ("delete from complaint_events where event_id = 3", 4),
     ("delete from complaint_events where event_id = 6", 6),
+    ("delete from complaint_events", 1),
 ])
 def test_tampering_is_detected_and_named(tmp_db, sql, broken):
     _events(tmp_db, 5)
@@ -484,3 +485,17 @@ def test_mark_breaches():
     assert marked["breach"].tolist() == ["", "connected_calls_per_day, quiet_hours", "quiet_hours"]
     assert complaints.mark_breaches(contacts, None)["breach"].tolist() == ["", "", ""]
     assert complaints.mark_breaches(contacts, breaches.iloc[0:0])["breach"].tolist() == ["", "", ""]
+
+
+def test_reset_chain_for_a_demo_rebuild(tmp_db):
+    _events(tmp_db, 3)
+
+    def wipe(cur):
+        cur.execute("delete from complaints")
+        complaints.reset_chain(cur)
+
+    db.write(wipe, db=tmp_db)
+    assert complaints.verify_chain(db=tmp_db).ok
+    submit(tmp_db)
+    assert db.scalar("select min(event_id) from complaint_events", db=tmp_db) == 1
+    assert complaints.verify_chain(db=tmp_db).checked == 1
