@@ -193,8 +193,11 @@ def sidebar_filters(dimensions: Iterable[str] = FILTER_DIMENSIONS, dates: bool =
     st.sidebar.subheader(t("filters.title"))
     if dates and not months.empty:
         lo, hi = pd.Timestamp(months.min()).date(), pd.Timestamp(months.max()).date()
-        if "flt_dates" not in st.session_state:
-            start, end = _url_date("from") or lo, _url_date("to") or hi
+        if "flt_dates" in st.session_state:
+            st.session_state.flt_dates = st.session_state.flt_dates
+        else:
+            # Streamlit drops widget state on a page switch: restore the kept copy, else the URL
+            start, end = st.session_state.get("_kept_flt_dates") or (_url_date("from") or lo, _url_date("to") or hi)
             st.session_state.flt_dates = (max(lo, min(start, hi)), max(lo, min(end, hi)))
         picked = st.sidebar.date_input(t("filters.date_range"), min_value=lo, max_value=hi, key="flt_dates")
         if isinstance(picked, tuple | list) and len(picked) == 2:
@@ -202,17 +205,22 @@ def sidebar_filters(dimensions: Iterable[str] = FILTER_DIMENSIONS, dates: bool =
         else:
             start = end = picked[0] if isinstance(picked, tuple | list) and picked else lo
         params["start"], params["end"] = start, end + dt.timedelta(days=1)
+        st.session_state["_kept_flt_dates"] = (start, end)
         st.query_params["from"], st.query_params["to"] = start.isoformat(), end.isoformat()
     for dim in dimensions:
         values = sorted(options.loc[options["dimension"] == dim, "value"].dropna().tolist())
         key = f"flt_{dim}"
-        if key not in st.session_state:
-            st.session_state[key] = [v for v in _url_list(dim) if v in values]
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]  # re-owning the value keeps it across a page switch
+        else:
+            kept = st.session_state.get(f"_kept_{key}")
+            st.session_state[key] = [v for v in (kept if kept is not None else _url_list(dim)) if v in values]
         chosen = st.sidebar.multiselect(
             t(f"filters.{dim}"), values, key=key, placeholder=t("filters.all"),
             format_func=lambda v, d=dim: i18n.label(d, v),
         )
         params[dim] = chosen or None
+        st.session_state[f"_kept_{key}"] = list(chosen)
         if chosen:
             st.query_params[dim] = chosen
         elif dim in st.query_params:
