@@ -33,7 +33,10 @@ period_contacts as (
         outcome = 'ptp' as is_ptp
     from contacts
     where
-        loan_id in (select loan_id from loans_in_scope)
+        (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or loan_id in (select loan_id from loans_in_scope)
+        )
         and ($start::date is null or contact_at >= $start::date::timestamptz)
         and ($end::date is null or contact_at < $end::date::timestamptz)
 ),
@@ -46,32 +49,42 @@ reaching_contacts as (
     from contacts
     where
         outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-        and loan_id in (select loan_id from loans_in_scope)
+        and (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or loan_id in (select loan_id from loans_in_scope)
+        )
 ),
 
 period_payments as (
     select
+        payment_id,
         loan_id,
         paid_at,
         amount
     from payments
     where
-        loan_id in (select loan_id from loans_in_scope)
+        (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or loan_id in (select loan_id from loans_in_scope)
+        )
         and ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
 ),
 
 last_reaching_contact as (
+    -- a range join on the loan, then the latest contact per payment: cheaper than an asof join here
+    -- because it never sorts the whole contact log
     select
-        period_payments.amount,
-        period_payments.paid_at,
-        reaching_contacts.contact_at,
-        reaching_contacts.collector_id
+        period_payments.payment_id,
+        any_value(period_payments.amount) as amount,
+        arg_max_null(reaching_contacts.collector_id, reaching_contacts.contact_at) as collector_id
     from period_payments
-    asof inner join reaching_contacts
+    inner join reaching_contacts
         on
             period_payments.loan_id = reaching_contacts.loan_id
-            and period_payments.paid_at >= reaching_contacts.contact_at
+            and reaching_contacts.contact_at <= period_payments.paid_at
+            and reaching_contacts.contact_at >= period_payments.paid_at - interval 7 day
+    group by period_payments.payment_id
 ),
 
 recovered as (
@@ -79,7 +92,7 @@ recovered as (
         collector_id,
         sum(amount) as recovered_amount
     from last_reaching_contact
-    where contact_at >= paid_at - interval 7 day and collector_id is not null
+    where collector_id is not null
     group by collector_id
 ),
 

@@ -30,7 +30,10 @@ cohort as (
     where
         snapshots.as_of = $as_of::date
         and snapshots.dpd >= 1
-        and snapshots.loan_id in (select loan_id from loans_in_scope)
+        and (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or snapshots.loan_id in (select loan_id from loans_in_scope)
+        )
 ),
 
 window_contacts as (

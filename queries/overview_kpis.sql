@@ -48,7 +48,10 @@ scoped_snapshots as (
             last_day($as_of::date - interval 1 month),
             last_day($as_of::date - interval 2 month)
         )
-        and loan_id in (select loan_id from loans_in_scope)
+        and (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or loan_id in (select loan_id from loans_in_scope)
+        )
 ),
 
 book as (
@@ -87,7 +90,9 @@ recovered as (
         on
             payments.paid_at >= months.opens_at
             and payments.paid_at < months.closes_at
-    where payments.loan_id in (select loan_id from loans_in_scope)
+    where
+        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        or payments.loan_id in (select loan_id from loans_in_scope)
     group by months.as_of
 ),
 
@@ -100,7 +105,9 @@ collection_cost as (
         on
             contacts.contact_at >= months.opens_at
             and contacts.contact_at < months.closes_at
-    where contacts.loan_id in (select loan_id from loans_in_scope)
+    where
+        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        or contacts.loan_id in (select loan_id from loans_in_scope)
     group by months.as_of
 ),
 

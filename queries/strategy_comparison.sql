@@ -48,7 +48,10 @@ delinquent as (
     inner join month_windows on snapshots.as_of = month_windows.as_of
     where
         snapshots.dpd >= 1
-        and snapshots.loan_id in (select loan_id from loans_in_scope)
+        and (
+            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            or snapshots.loan_id in (select loan_id from loans_in_scope)
+        )
 ),
 
 treated as (

@@ -36,7 +36,9 @@ first_delinquency as (
         min(snapshots.as_of) filter (where snapshots.dpd >= 1) as first_m1_on,
         min(snapshots.as_of) filter (where snapshots.dpd >= 61) as first_m3_on
     from snapshots
-    where snapshots.loan_id in (select loan_id from loans_in_scope)
+    where
+        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        or snapshots.loan_id in (select loan_id from loans_in_scope)
     group by snapshots.loan_id
 ),
 

@@ -151,3 +151,13 @@ def test_cli_prints_what_the_pages_show(book):
     overview = open_page("overview.py", dates=(JAN, FEB))
     kpi_table = next(d.value for d in overview.dataframe if "on_time_share" in d.value.columns)
     assert cli(book, "overview_kpis", "as_of=2024-02-29") == shown(kpi_table)
+
+
+def test_filters_survive_a_page_switch(book):
+    at = open_page("channels.py")
+    at.multiselect(key="flt_product").set_value(["instalment"]).run()
+    at.switch_page("app_pages/overview.py").run()
+    assert not at.exception
+    # the Overview now shows the instalment book on 31 Mar: L3 only (L4 is current) -> 400
+    assert at.multiselect(key="flt_product").value == ["instalment"]
+    assert tiles(at)["Overdue balance (¥)"][0] == "¥400.00"
