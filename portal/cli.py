@@ -40,7 +40,12 @@ def cmd_query(args: argparse.Namespace) -> int:
     from portal import db
 
     q = db.get_query(args.name)
-    frame = db.query(q.name, db=args.db, **_parse_params(args.param))
+    if args.engine == "spark":
+        from portal import spark
+
+        frame = spark.query(q.name, parquet=args.parquet, **_parse_params(args.param))
+    else:
+        frame = db.query(q.name, db=args.db, **_parse_params(args.param))
     for col in frame.columns:
         series = frame[col]
         if pd.api.types.is_datetime64_dtype(series) and (series.dropna().dt.normalize() == series.dropna()).all():
@@ -52,6 +57,16 @@ def cmd_query(args: argparse.Namespace) -> int:
         from portal.export import neutralise
 
         sys.stdout.write(neutralise(frame).to_csv(index=False))
+    return EXIT_OK
+
+
+def cmd_export_parquet(args: argparse.Namespace) -> int:
+    """Export the tables as partitioned Parquet for Spark or another engine."""
+    from portal import export_parquet
+
+    summary = export_parquet.export(args.out_dir, database=args.db)
+    rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
+    print(f"parquet export {summary.out_dir}: {rows}")
     return EXIT_OK
 
 
@@ -203,7 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="spark runs the query transpiled over a Parquet export (see docs/SCALING.md)")
+    p.add_argument("--parquet", default=None,
+                   help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("export-parquet", help="export the tables as partitioned Parquet (for Spark)")
+    p.add_argument("out_dir")
+    p.set_defaults(func=cmd_export_parquet)
 
     p = sub.add_parser("audit", help="complaint audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
