@@ -21,7 +21,8 @@ agency = side.text_input(t("complaints.queue.agency"), key="cq_agency").strip()
 
 with st.form("open_complaint", enter_to_submit=True, border=False):
     left, right = st.columns([4, 1], vertical_alignment="bottom")
-    wanted = left.text_input(t("complaints.queue.open_label"), key="cq_open", placeholder="CP-XXXX-XXXX")
+    wanted = left.text_input(t("complaints.queue.open_label"), key="cq_open",
+                           placeholder=t("complaints.ticket.number_placeholder"))
     if right.form_submit_button(t("complaints.queue.open_button"), icon=":material/open_in_new:") and wanted.strip():
         st.switch_page(str(ui.APP_PAGES / "complaint_detail.py"), query_params={"id": wanted.strip()})
 

@@ -287,3 +287,15 @@ def test_detail_highlights_contact_breaches(fx):
     contacts = next(d.value for d in at.dataframe if "breach" in d.value.columns)
     assert dict(zip(contacts["contact_id"], contacts["breach"], strict=True)) == {
         "X2": "", "X6": "quiet_hours", "X3": ""}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_demo_complaint_detail_renders(demo_db, lang):
+    queue = db.query("complaint_queue", db=demo_db)
+    with_contacts = [cid for cid in queue["complaint_id"]
+                     if not db.query("complaint_contacts", db=demo_db, complaint_id=cid).empty]
+    assert with_contacts, "the demo should hold complaints with a contact log"
+    at = open_page("complaint_detail.py", COMPLIANCE, lang=lang, query={"id": with_contacts[0]})
+    assert at.code[0].value == with_contacts[0]
+    assert len(at.get("plotly_chart")) == 1  # the DPD history
+    assert len(at.dataframe) >= 3  # facts, loans, contact log (+ events)
