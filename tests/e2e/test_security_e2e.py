@@ -75,3 +75,37 @@ def test_sign_out_ends_the_session(signed_in, browser_page):
     page.get_by_text(t("auth.signed_out", "en")).wait_for()
     wait_for_app(page)
     assert page.locator('[data-testid="stSidebarNavLink"][href$="/complaints_queue"]').count() == 0
+
+
+def test_documented_csp_lets_the_app_work(browser, signed_in, portal_url):
+    """Serve pages with the Content-Security-Policy of docs/DEPLOYMENT.md: sign-in, charts and tables work
+    and Chromium reports no violation."""
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    from tests.unit.test_security import documented_csp
+
+    csp = documented_csp()
+    # A document fulfilled by Playwright counts as another address space: allow its local WebSocket.
+    strict = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=CHROMIUM_ARGS + ["--disable-features=LocalNetworkAccessChecks"])
+    try:
+        page = strict.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(90_000)
+        violations = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+        def with_csp(route):
+            response = route.fetch()
+            headers = dict(response.headers)
+            if "text/html" in headers.get("content-type", ""):
+                headers["content-security-policy"] = csp
+            route.fulfill(response=response, headers=headers)
+
+        page.route(f"{portal_url}/**", with_csp)
+        signed_in(page, "executive")
+        open_nav(page, "delinquency")
+        page.locator(".js-plotly-plot").first.wait_for()
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        assert violations == []
+    finally:
+        strict.close()

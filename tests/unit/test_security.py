@@ -40,14 +40,23 @@ def _imports_streamlit(tree: ast.AST) -> bool:
 
 
 def _is_catalogue_text(node: ast.AST) -> bool:
-    """A string literal, or t(...)/label(...) (also as i18n.t / i18n.label)."""
+    """A string literal, t(...)/label(...) (also as i18n.t / i18n.label), or a concatenation of those."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _is_catalogue_text(node.left) and _is_catalogue_text(node.right)
     if isinstance(node, ast.Call):
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         return name in SAFE_TEXT_SOURCES
     return False
+
+
+# Reviewed lines that pass a variable to a markdown call, by file and exact source text. Editing such a
+# line makes the scan fail again until it is reviewed anew.
+REVIEWED = {
+    ("portal/app_pages/rights.py", 'st.markdown("- " + line)'): "line is catalogue text with rule-pack numbers",
+}
 
 
 def markdown_findings(source: str, filename: str = "<code>") -> list[str]:
@@ -71,6 +80,8 @@ def markdown_findings(source: str, filename: str = "<code>") -> list[str]:
         if method == "html":
             findings.append(f"{filename}:{node.lineno}: .html(...)")
         elif method in MARKDOWN_CALLS and not all(_is_catalogue_text(arg) for arg in node.args):
+            if (filename, ast.get_source_segment(source, node)) in REVIEWED:
+                continue
             findings.append(f"{filename}:{node.lineno}: .{method}(...) of a value that may hold user data")
     return findings
 
@@ -104,14 +115,16 @@ def test_scanner_catches_what_it_should():
         "col.markdown(f'**{name}**')\n"
         "st.sidebar.caption(user.display_name)\n"
         "st.write(t('a.b'), narrative)\n"
+        "st.markdown('- ' + narrative)\n"
         "from streamlit.components.v1 import html\n"
     )
-    assert len(markdown_findings(bad)) == 8, markdown_findings(bad)
+    assert len(markdown_findings(bad)) == 9, markdown_findings(bad)
     good = (
         "import streamlit as st\n"
         "st.write(t('home.intro'))\n"
         "st.markdown('**static**')\n"
         "st.caption(i18n.label('channel', 'sms'))\n"
+        "st.markdown('- ' + t('a.b'))\n"
         "st.text(narrative)\n"
         "buf.write(data)\n"
     )
@@ -261,3 +274,24 @@ def test_settings_come_from_the_environment_first(monkeypatch, name):
     value = "42" if isinstance(config.DEFAULTS[name], int) else "from-env"
     monkeypatch.setenv(f"PORTAL_{name.upper()}", value)
     assert str(config.setting(name)) == value
+
+
+def documented_csp() -> str:
+    """The Content-Security-Policy of the nginx snippet in docs/DEPLOYMENT.md."""
+    text = (ROOT / "docs" / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    return re.search(r'add_header Content-Security-Policy "([^"]+)" always;', text).group(1)
+
+
+def test_documented_csp_allows_exactly_streamlits_inline_scripts():
+    import base64
+    import hashlib
+
+    import streamlit
+
+    html = (Path(streamlit.__file__).parent / "static" / "index.html").read_text(encoding="utf-8")
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", html, re.S)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in inline}
+    script_src = next(d for d in documented_csp().split(";") if d.strip().startswith("script-src")).split()[1:]
+    assert set(script_src) - {"'self'"} == hashes, f"update the CSP in docs/DEPLOYMENT.md to: {sorted(hashes)}"
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert "frame-ancestors 'none'" in documented_csp()
