@@ -20,7 +20,6 @@ import hmac
 import json
 import re
 import secrets
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -30,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from portal import config, taxonomy
+from portal import config, policy, taxonomy
 from portal import db as dbmod
 from portal.i18n import t
 
@@ -100,19 +99,8 @@ def _aware(value: dt.datetime | pd.Timestamp) -> dt.datetime:
 
 
 def rule_pack(name: str | None = None) -> dict[str, Any]:
-    """The active contact-policy rule pack (setting rule_pack), from policy.pack when available."""
-    name = name or config.setting("rule_pack")
-    try:
-        from portal import policy  # owned by the rule-engine engineer; may not exist yet
-
-        if hasattr(policy, "pack"):
-            pack = policy.pack(name)
-            return dict(pack) if isinstance(pack, Mapping) else dict(vars(pack))
-    except ImportError:
-        pass
-    with (config.PACKAGE_DIR / "rule_packs.toml").open("rb") as fh:
-        packs = tomllib.load(fh)["packs"]
-    return {"name": name, **packs[name]}
+    """The active contact-policy rule pack (setting rule_pack), as the rule engine loads it."""
+    return policy.pack(name)
 
 
 def due_at(received_at: dt.datetime, extension_days: int = 0) -> dt.datetime:
