@@ -3,7 +3,7 @@ import streamlit as st
 from portal import complaints, i18n, taxonomy, ui
 from portal.i18n import t
 
-ui.require_role("compliance")
+user = ui.require_role("compliance")
 st.title(t("complaints.queue.title"))
 
 side = st.sidebar
@@ -18,6 +18,7 @@ source = side.multiselect(t("complaints.queue.source"), taxonomy.COMPLAINT_SOURC
                           format_func=lambda v: i18n.label("source", v), placeholder=t("filters.all"))
 agent = side.text_input(t("complaints.queue.agent"), key="cq_agent").strip()
 agency = side.text_input(t("complaints.queue.agency"), key="cq_agency").strip()
+mine = side.checkbox(t("complaints.queue.mine"), key="cq_mine")
 
 with st.form("open_complaint", enter_to_submit=True, border=False):
     left, right = st.columns([4, 1], vertical_alignment="bottom")
@@ -27,7 +28,8 @@ with st.form("open_complaint", enter_to_submit=True, border=False):
         st.switch_page(str(ui.APP_PAGES / "complaint_detail.py"), query_params={"id": wanted.strip()})
 
 queue = ui.run_query("complaint_queue", status=status or None, issue=issue or None, channel=channel or None,
-                     source=source or None, agent=agent or None, agency=agency or None)
+                     source=source or None, agent=agent or None, agency=agency or None,
+                     assignee=user.username if mine else None)
 levels = [complaints.clock_level(s, d, o, tm) for s, d, o, tm in
           zip(queue["status"], queue["days_left"], queue["is_overdue"], queue["is_timely"], strict=True)]
 a, b, c = st.columns(3)

@@ -182,6 +182,11 @@ def test_queue_for_compliance(fx):
     at.multiselect(key="cq_status").set_value(["closed"])
     at.run()
     assert {m.label: m.value for m in at.metric}["Complaints"] == "3"  # K2, K3, K6
+    complaints.assign("K1", "lead", "c1", db=fx)
+    at.multiselect(key="cq_status").set_value(["resolved", "closed"])
+    at.checkbox(key="cq_mine").check()
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Complaints"] == "1"  # only K1 is assigned to c1
 
 
 @pytest.mark.parametrize("role", ["customer", "executive", "analyst"])
