@@ -88,7 +88,7 @@ def session_guard() -> None:
             sign_out("disabled")
         elif fresh != user:
             st.session_state.user = fresh
-    if current_user() is None and oidc_configured() and st.user.is_logged_in:
+    if current_user() is None and oidc_configured() and st.user.get("is_logged_in", False):
         oidc_user = auth.oidc_user(st.user.to_dict())
         if oidc_user is not None:
             _start_session(oidc_user, "oidc")

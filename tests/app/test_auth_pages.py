@@ -231,3 +231,54 @@ def test_nothing_cached_for_one_role_or_user_is_served_to_another(tmp_db):
     assert seen(User("cora", "compliance")) == ("2", "2")  # another role: never executives' entry
     assert seen(User("eva", "executive")) == ("1", "2")  # same role shares run_query, not run_user_query
     ui.clear_caches()
+
+
+AUTH_SECRETS = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-only",
+                "client_id": "portal", "client_secret": "test-only",
+                "server_metadata_url": "https://idp.example.com/.well-known/openid-configuration"}
+
+
+@pytest.fixture
+def oidc_groups(tmp_path, monkeypatch):
+    """A secrets.toml mapping identity-provider groups to roles, read from the working directory."""
+    from portal import config
+
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        '[portal.oidc_groups]\n"risk-compliance" = "compliance"\n"execs" = "executive"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config._secrets.cache_clear()
+    yield
+    config._secrets.cache_clear()
+
+
+def oidc_app(groups: list[str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH_SECRETS
+    at.user = {"is_logged_in": True, "email": "li@example.com", "name": "Li Lei", "groups": groups}
+    return at
+
+
+def test_oidc_identity_becomes_a_session_with_the_mapped_role(tmp_db, oidc_groups):
+    at = oidc_app(["staff", "risk-compliance"]).run()
+    assert not at.exception
+    assert at.session_state["user"] == User("li@example.com", "compliance", "Li Lei")
+    assert at.session_state["auth_source"] == "oidc"
+    assert "Signed in as Li Lei (Compliance)" in sidebar_texts(at)
+    goto(at, "complaints_queue")
+    assert i18n.t("shell.signin_required") not in [w.value for w in at.warning]
+
+
+def test_oidc_identity_without_a_mapped_group_stays_anonymous(tmp_db, oidc_groups):
+    at = oidc_app(["staff"]).run()
+    assert "user" not in at.session_state
+    assert i18n.t("auth.oidc_no_role") in [i.value for i in at.info]
+
+
+def test_signin_page_offers_company_sign_in_only_when_configured(tmp_db):
+    plain = goto(app().run(), "signin")
+    assert [b.label for b in plain.button] == [i18n.t("auth.submit")]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH_SECRETS
+    goto(at.run(), "signin")
+    assert at.button(key="signin_oidc").label == i18n.t("auth.oidc_button")
