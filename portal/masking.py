@@ -109,11 +109,30 @@ def may_reveal(role: str | None) -> bool:
     return role in REVEAL_ROLES
 
 
+_DIGIT_RUN = r"\d{11}"
+
+
+def _mask_numbers_in(series: pd.Series) -> pd.Series:
+    """Mask mobiles and ID numbers inside any text column (only rows holding 11+ digits are touched)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        return series
+    text = series.astype("string")
+    hits = text.str.contains(_DIGIT_RUN, regex=True, na=False)
+    if not hits.any():
+        return series
+    out = series.astype(object).copy()
+    out[hits] = text[hits].map(mask_text).astype(object)
+    return out
+
+
 def mask_frame(frame: pd.DataFrame, role: str | None = None, *, reveal: bool = False) -> pd.DataFrame:
     """A copy of frame with its personal-data columns masked.
 
-    Masking is the default for every role. Only a caller that asks for `reveal` on behalf of a
-    role that may reveal gets clear values (the caller then owns auditing that disclosure).
+    Known columns (name, mobile, id_number, *_mobile, raw_row, narrative...) are masked by kind; every
+    other text column still has any mobile or ID number inside it masked, so renamed or translated
+    headers and free-text reasons do not leak them. Masking is the default for every role. Only a
+    caller that asks for `reveal` on behalf of a role that may reveal gets clear values (the caller
+    then owns auditing that disclosure).
     """
     if reveal and may_reveal(role):
         return frame.copy()
@@ -122,6 +141,8 @@ def mask_frame(frame: pd.DataFrame, role: str | None = None, *, reveal: bool = F
         kind = column_kind(col)
         if kind is not None:
             out[col] = out[col].astype(object).map(_MASKERS[kind]).astype(object)
+        else:
+            out[col] = _mask_numbers_in(out[col])
     return out
 
 

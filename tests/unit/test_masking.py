@@ -98,6 +98,21 @@ def test_mask_frame_masks_known_columns_for_every_role():
     assert twice["mobile"].tolist() == ["138****5678", "139****4321"]
 
 
+def test_mask_frame_masks_numbers_in_any_text_column():
+    frame = pd.DataFrame({
+        "原始行": ["C9,王五,13700001111,110101199003071234", "C10,,"],  # a translated raw_row header
+        "reason": ["mobile 1370000111 is not valid", "mobile 13700001111 opted out"],
+        "loan_id": ["L13812345678", "138123456789"],
+        "amount": [13812345678, 1],
+    })
+    out = masking.mask_frame(frame, "analyst")
+    assert out["原始行"].tolist() == ["C9,王五,137****1111,110***********1234", "C10,,"]
+    assert out["reason"].tolist() == ["mobile 1370000111 is not valid", "mobile 137****1111 opted out"]
+    # Privacy first: a mobile glued to letters is still masked; a longer digit run is not a mobile.
+    assert out["loan_id"].tolist() == ["L138****5678", "138123456789"]
+    assert out["amount"].tolist() == [13812345678, 1]  # numbers are not text
+
+
 def test_mask_frame_reveal_needs_a_role_that_may_reveal():
     frame = pd.DataFrame({"mobile": ["13812345678"]})
     assert masking.mask_frame(frame, "compliance", reveal=True)["mobile"][0] == "13812345678"
