@@ -19,7 +19,56 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-period_contacts as (
+scoped_contacts as not materialized (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    select
+        contact_id,
+        loan_id,
+        contact_at,
+        channel,
+        outcome,
+        ptp_amount,
+        ptp_due_on,
+        cost
+    from contacts
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        contact_id,
+        loan_id,
+        contact_at,
+        channel,
+        outcome,
+        ptp_amount,
+        ptp_due_on,
+        cost
+    from contacts
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+scoped_payments as not materialized (
+    select
+        payment_id,
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        payment_id,
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+period_contacts as not materialized (
     select
         contact_id,
         loan_id,
@@ -31,13 +80,9 @@ period_contacts as (
         outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused') as is_reached,
         outcome in ('rpc', 'ptp', 'refused') as is_rpc,
         outcome = 'ptp' as is_ptp
-    from contacts
+    from scoped_contacts
     where
-        (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
-        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        ($start::date is null or contact_at >= $start::date::timestamptz)
         and ($end::date is null or contact_at < $end::date::timestamptz)
 ),
 
@@ -46,13 +91,8 @@ reaching_contacts as (
         loan_id,
         contact_at,
         channel
-    from contacts
-    where
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
+    from scoped_contacts
+    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
 ),
 
 period_payments as (
@@ -61,13 +101,9 @@ period_payments as (
         loan_id,
         paid_at,
         amount
-    from payments
+    from scoped_payments
     where
-        (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
-        and ($start::date is null or paid_at >= $start::date::timestamptz)
+        ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
 ),
 
@@ -101,7 +137,7 @@ ptp_outcomes as (
         period_contacts.channel,
         coalesce(sum(payments.amount), 0) >= coalesce(period_contacts.ptp_amount, 0.01) as is_kept
     from period_contacts
-    left join payments
+    left join scoped_payments as payments
         on
             period_contacts.loan_id = payments.loan_id
             and payments.paid_at >= period_contacts.contact_at

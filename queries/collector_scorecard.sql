@@ -1,7 +1,9 @@
 -- Agent or agency scorecard over a period, with the measures of channel_effectiveness grouped by
 -- collector instead of channel (by = agent: agent_id, contacts without an agent are left out;
 -- by = agency: agency_id, an empty agency means in-house and shows as `in_house`).
--- Complaints count when they name the agent or agency.
+-- Payments go to the last reaching contact whatever its collector, so a payment whose last reaching
+-- contact was automated (no agent) is credited to no agent. Complaints count when they name the
+-- agent or agency.
 -- param: by text = agent in agent|agency
 -- param: start date = null
 -- param: end date = null
@@ -19,25 +21,70 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-period_contacts as (
+scoped_contacts as not materialized (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
         contact_id,
         loan_id,
         contact_at,
         case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        outcome,
+        ptp_amount,
+        ptp_due_on,
+        cost
+    from contacts
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        contact_id,
+        loan_id,
+        contact_at,
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        outcome,
+        ptp_amount,
+        ptp_due_on,
+        cost
+    from contacts
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+scoped_payments as not materialized (
+    select
+        payment_id,
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        payment_id,
+        loan_id,
+        paid_at,
+        amount
+    from payments
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+period_contacts as not materialized (
+    select
+        contact_id,
+        loan_id,
+        contact_at,
+        collector_id,
         ptp_amount,
         ptp_due_on,
         cost,
         outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused') as is_reached,
         outcome in ('rpc', 'ptp', 'refused') as is_rpc,
         outcome = 'ptp' as is_ptp
-    from contacts
+    from scoped_contacts
     where
-        (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
-        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        ($start::date is null or contact_at >= $start::date::timestamptz)
         and ($end::date is null or contact_at < $end::date::timestamptz)
 ),
 
@@ -45,14 +92,9 @@ reaching_contacts as (
     select
         loan_id,
         contact_at,
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id
-    from contacts
-    where
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
+        collector_id
+    from scoped_contacts
+    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
 ),
 
 period_payments as (
@@ -61,13 +103,9 @@ period_payments as (
         loan_id,
         paid_at,
         amount
-    from payments
+    from scoped_payments
     where
-        (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
-        and ($start::date is null or paid_at >= $start::date::timestamptz)
+        ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
 ),
 
@@ -102,7 +140,7 @@ ptp_outcomes as (
         period_contacts.collector_id,
         coalesce(sum(payments.amount), 0) >= coalesce(period_contacts.ptp_amount, 0.01) as is_kept
     from period_contacts
-    left join payments
+    left join scoped_payments as payments
         on
             period_contacts.loan_id = payments.loan_id
             and payments.paid_at >= period_contacts.contact_at
