@@ -22,7 +22,8 @@ PORTAL = ROOT / "portal"
 PAYLOADS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "\x00=1",
             '=HYPERLINK("http://evil.example","x")', "=cmd|' /C calc'!A0", "-", "@"]
 # Calls that render their text as markdown or HTML: their text must come from the catalogue.
-MARKDOWN_CALLS = {"markdown", "write", "caption", "html", "latex", "write_stream"}
+MARKDOWN_CALLS = {"markdown", "write", "caption", "html", "latex", "write_stream", "title", "header", "subheader",
+                  "success", "info", "warning", "error", "toast"}
 SAFE_TEXT_SOURCES = {"t", "label"}
 
 
@@ -56,6 +57,10 @@ def _is_catalogue_text(node: ast.AST) -> bool:
 # line makes the scan fail again until it is reviewed anew.
 REVIEWED = {
     ("portal/app_pages/rights.py", 'st.markdown("- " + line)'): "line is catalogue text with rule-pack numbers",
+    ("portal/app_pages/improvement.py", 'st.success(notice, icon=":material/check_circle:")'):
+        "notice is t('improvement.actions.*') with a generated action id",
+    ("portal/app_pages/complaint_detail.py", '(st.success if message[0] == "ok" else st.error)(message[1])'):
+        "message is t(...) or ComplaintError.localized(): catalogue text with fixed field/status values",
 }
 
 
@@ -72,10 +77,16 @@ def markdown_findings(source: str, filename: str = "<code>") -> list[str]:
         return findings
     containers = _streamlit_containers(tree)
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        if not isinstance(node, ast.Call):
             continue
-        method = node.func.attr
-        if method.startswith("write") and _root_name(node.func.value) not in containers:
+        func = node.func
+        if isinstance(func, ast.IfExp):  # (st.success if ok else st.error)(message)
+            func = next((f for f in (func.body, func.orelse)
+                         if isinstance(f, ast.Attribute) and f.attr in MARKDOWN_CALLS), func.body)
+        if not isinstance(func, ast.Attribute):
+            continue
+        method = func.attr
+        if method.startswith("write") and _root_name(func.value) not in containers:
             continue  # file.write, buffer.write...: not UI output
         if method == "html":
             findings.append(f"{filename}:{node.lineno}: .html(...)")
@@ -114,11 +125,13 @@ def test_scanner_catches_what_it_should():
         "left.write(name)\n"
         "col.markdown(f'**{name}**')\n"
         "st.sidebar.caption(user.display_name)\n"
+        "st.error(str(exc))\n"
+        "(st.success if ok else st.error)(message)\n"
         "st.write(t('a.b'), narrative)\n"
         "st.markdown('- ' + narrative)\n"
         "from streamlit.components.v1 import html\n"
     )
-    assert len(markdown_findings(bad)) == 9, markdown_findings(bad)
+    assert len(markdown_findings(bad)) == 11, markdown_findings(bad)
     good = (
         "import streamlit as st\n"
         "st.write(t('home.intro'))\n"
