@@ -34,8 +34,11 @@ copy (
     ), rows as (
         select
             i, h, (h % 100) = 7 as bad, (h // 100) % 6 as fault,
-            ['sms', 'app', 'phone', 'letter', 'social', 'visit', 'legal'][1 + (h // 1000) % 7] as channel,
-            ['sent', 'delivered', 'failed', 'no_answer', 'third_party', 'rpc', 'ptp', 'refused', 'filed'][1 + (h // 10000) % 9] as outcome
+            -- Faults 3 (ptp without amount) and 5 (visit with 0 collectors) need a ptp / a visit.
+            case when (h % 100) = 7 and (h // 100) % 6 = 5 then 'visit'
+                 else ['sms', 'app', 'phone', 'letter', 'social', 'visit', 'legal'][1 + (h // 1000) % 7] end as channel,
+            case when (h % 100) = 7 and (h // 100) % 6 = 3 then 'ptp'
+                 else ['sent', 'delivered', 'failed', 'no_answer', 'third_party', 'rpc', 'ptp', 'refused', 'filed'][1 + (h // 10000) % 9] end as outcome
         from base
     )
     select
@@ -52,8 +55,9 @@ copy (
         case when outcome = 'ptp' and not (bad and fault = 3) then ((h % 900) + 100)::varchar || '.00' else '' end as ptp_amount,
         case when outcome = 'ptp' then '2025-12-31' else '' end as ptp_due_on,
         case when bad and fault = 4 then '-1.00' else ((h % 500) / 100.0)::decimal(10, 2)::varchar end as cost,
-        case when channel = 'visit' then (case when bad and fault = 5 then '0' else '2' end) else '' end as collectors,
-        case when channel = 'phone' then ((h % 600))::varchar else '' end as duration_s
+        case when channel = 'visit' and not (bad and fault = 2) then (case when bad and fault = 5 then '0' else '2' end)
+             else '' end as collectors,
+        case when channel = 'phone' and not (bad and fault = 2) then ((h % 600))::varchar else '' end as duration_s
     from rows
 ) to '{path}' (header, delimiter ',')
 """
