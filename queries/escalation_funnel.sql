@@ -23,15 +23,18 @@ window_bounds as (
 ),
 
 cohort as (
-    select snapshots.loan_id
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    select loan_id
+    from snapshots
+    where as_of = $as_of::date and dpd >= 1 and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select loan_id
     from snapshots
     where
-        snapshots.as_of = $as_of::date
-        and snapshots.dpd >= 1
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or snapshots.loan_id in (select loan_id from loans_in_scope)
-        )
+        as_of = $as_of::date
+        and dpd >= 1
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
 ladder as (

@@ -35,6 +35,7 @@ months as (
 ),
 
 scoped_snapshots as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
         loan_id,
         as_of,
@@ -48,10 +49,65 @@ scoped_snapshots as (
             last_day($as_of::date - interval 1 month),
             last_day($as_of::date - interval 2 month)
         )
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
+        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        loan_id,
+        as_of,
+        dpd,
+        outstanding_principal,
+        overdue_amount
+    from snapshots
+    where
+        as_of in (
+            $as_of::date,
+            last_day($as_of::date - interval 1 month),
+            last_day($as_of::date - interval 2 month)
         )
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+window_payments as (
+    select
+        paid_at,
+        amount
+    from payments
+    where
+        paid_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
+        and paid_at < ($as_of::date + 1)::timestamptz
+        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        paid_at,
+        amount
+    from payments
+    where
+        paid_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
+        and paid_at < ($as_of::date + 1)::timestamptz
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+window_contacts as (
+    select
+        contact_at,
+        cost
+    from contacts
+    where
+        contact_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
+        and contact_at < ($as_of::date + 1)::timestamptz
+        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        contact_at,
+        cost
+    from contacts
+    where
+        contact_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
+        and contact_at < ($as_of::date + 1)::timestamptz
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
 book as (
@@ -73,7 +129,8 @@ transitions as (
         count(*) filter (where prev_snap.dpd >= 1) as delinquent_prev_loans,
         count(*) filter (where prev_snap.dpd >= 1 and this_snap.dpd = 0) as cured
     from months
-    inner join scoped_snapshots as prev_snap on months.prev_as_of = prev_snap.as_of
+    -- only loans delinquent at the previous month-end enter either rate
+    inner join scoped_snapshots as prev_snap on months.prev_as_of = prev_snap.as_of and prev_snap.dpd >= 1
     left join scoped_snapshots as this_snap
         on
             prev_snap.loan_id = this_snap.loan_id
@@ -82,33 +139,20 @@ transitions as (
 ),
 
 recovered as (
+    -- a payment on local date d belongs to the month ending last_day(d)
     select
-        months.as_of,
-        sum(payments.amount) as recovered_amount
-    from months
-    inner join payments
-        on
-            payments.paid_at >= months.opens_at
-            and payments.paid_at < months.closes_at
-    where
-        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        or payments.loan_id in (select loan_id from loans_in_scope)
-    group by months.as_of
+        last_day(paid_at::date) as as_of,
+        sum(amount) as recovered_amount
+    from window_payments
+    group by last_day(paid_at::date)
 ),
 
 collection_cost as (
     select
-        months.as_of,
-        sum(contacts.cost) as collection_cost
-    from months
-    inner join contacts
-        on
-            contacts.contact_at >= months.opens_at
-            and contacts.contact_at < months.closes_at
-    where
-        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        or contacts.loan_id in (select loan_id from loans_in_scope)
-    group by months.as_of
+        last_day(contact_at::date) as as_of,
+        sum(cost) as collection_cost
+    from window_contacts
+    group by last_day(contact_at::date)
 ),
 
 scoped_complaints as (
@@ -119,9 +163,18 @@ scoped_complaints as (
             15 + case when coalesce(trim(extension_reason), '') <> '' then extension_days else 0 end
         ) as due_at
     from complaints
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        received_at,
+        resolved_at,
+        received_at + to_days(
+            15 + case when coalesce(trim(extension_reason), '') <> '' then extension_days else 0 end
+        ) as due_at
+    from complaints
     where
-        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        or loan_id in (select loan_id from loans_in_scope)
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
 complaint_counts as (

@@ -37,21 +37,33 @@ month_windows as (
         and ($end::date is null or this_month.as_of < $end::date)
 ),
 
+scoped_delinquent as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    select
+        loan_id,
+        as_of
+    from snapshots
+    where dpd >= 1 and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        loan_id,
+        as_of
+    from snapshots
+    where
+        dpd >= 1
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
 delinquent as (
     select
-        snapshots.loan_id,
+        scoped_delinquent.loan_id,
         month_windows.as_of,
         month_windows.next_as_of,
         month_windows.opens_at,
         month_windows.closes_at
-    from snapshots
-    inner join month_windows on snapshots.as_of = month_windows.as_of
-    where
-        snapshots.dpd >= 1
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or snapshots.loan_id in (select loan_id from loans_in_scope)
-        )
+    from scoped_delinquent
+    inner join month_windows on scoped_delinquent.as_of = month_windows.as_of
 ),
 
 treated as (

@@ -30,16 +30,33 @@ month_ends as (
     select distinct as_of from snapshots
 ),
 
-first_delinquency as (
+delinquent_snapshots as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        snapshots.loan_id,
-        min(snapshots.as_of) filter (where snapshots.dpd >= 1) as first_m1_on,
-        min(snapshots.as_of) filter (where snapshots.dpd >= 61) as first_m3_on
+        loan_id,
+        as_of,
+        dpd
+    from snapshots
+    where dpd >= 1 and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        loan_id,
+        as_of,
+        dpd
     from snapshots
     where
-        ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        or snapshots.loan_id in (select loan_id from loans_in_scope)
-    group by snapshots.loan_id
+        dpd >= 1
+        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+first_delinquency as (
+    select
+        loan_id,
+        min(as_of) as first_m1_on,
+        min(as_of) filter (where dpd >= 61) as first_m3_on
+    from delinquent_snapshots
+    group by loan_id
 ),
 
 loan_events as (
