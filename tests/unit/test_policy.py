@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from portal import db, policy
@@ -243,3 +244,15 @@ def test_packs_are_synced_on_open(tmp_db):
     assert list(names["pack"]) == ["cn", "cn_strict", "us"]
     assert db.scalar("select count(*) from policy_issue_rules where issue = 'third_party_disclosure'",
                      db=tmp_db) == 1
+
+
+def test_a_loan_without_records_uses_the_packs_default_zone(log_db):
+    # L99 has no loans/customers rows: Asia/Shanghai under cn, America/New_York under us.
+    # 2026-03-20 23:00 +08 is 11:00 EDT: quiet under cn only.
+    db.execute("insert into contacts (contact_id, loan_id, contact_at, channel, party, outcome)"
+               " values ('k99', 'L99', timestamptz '2026-03-20 23:00:00+08', 'sms', 'debtor', 'sent')", db=log_db)
+    assert counts(run("policy_violations", log_db, pack="cn", **MARCH))["quiet_hours"] == (5, 3, 1)
+    assert counts(run("policy_violations", log_db, pack="us", **MARCH))["quiet_hours"] == (6, 2, 2)
+    row = run("policy_violation_details", log_db, pack="cn", loan_id="L99", **MARCH).iloc[0]
+    assert pd.isna(row["customer_id"])  # no debtor on record
+    assert str(row["local_time"]) == "2026-03-20 23:00:00"
