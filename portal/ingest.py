@@ -517,21 +517,23 @@ def _stage(cur: Any, src: _Source) -> int:
     """Create temp table _stage (_line, _fields, c0..cN text) on this cursor; return its row count."""
     width = len(src.headers)
     names = [f"c{i}" for i in range(width)]
+    src.stage_is_view = False
     if src.table is None:
         physical_lines = src.lines if src.lines is not None else _count_lines(src.csv_path)
+        blank = _leading_blank_lines(src.csv_path)
         try:
             cur.execute(
                 "create or replace temp table _stage_raw as select * from read_csv($path, header = true, "
                 "all_varchar = true, names = $names, delim = $delim, quote = '\"', escape = '\"', "
                 "strict_mode = true, null_padding = false, skip = $skip)",
-                {"path": str(src.csv_path), "names": names, "delim": src.delimiter, "skip": _leading_blank_lines(src)},
+                {"path": str(src.csv_path), "names": names, "delim": src.delimiter, "skip": blank},
             )
             rows, base = cur.execute("select count(*), min(rowid) from _stage_raw").fetchall()[0]
-            if rows + 1 + _leading_blank_lines(src) == physical_lines:
+            if rows + 1 + blank == physical_lines:
                 # One physical line per record: rowid (file order) gives the source line number. Rows
                 # of a table created in an open transaction number from a large base: subtract it.
                 # A view (integers computed here, never user text) avoids copying a million rows.
-                offset = 2 + _leading_blank_lines(src) - int(base or 0)
+                offset = 2 + blank - int(base or 0)
                 cur.execute("create or replace temp view _stage as select rowid + "  # noqa: S608 (integer literal)
                             f"{int(offset)} as _line, null::bigint as _fields, {', '.join(names)} from _stage_raw")
                 src.stage_is_view = True
@@ -554,16 +556,14 @@ def _count_lines(path: Path) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def _leading_blank_lines(src: _Source) -> int:
-    if not hasattr(src, "_blank"):
-        blank = 0
-        with src.csv_path.open(encoding="utf-8-sig", newline="") as fh:
-            for line in fh:
-                if line.strip():
-                    break
-                blank += 1
-        src._blank = blank  # type: ignore[attr-defined]
-    return src._blank  # type: ignore[attr-defined]
+def _leading_blank_lines(path: Path) -> int:
+    blank = 0
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for line in fh:
+            if line.strip():
+                break
+            blank += 1
+    return blank
 
 
 def _map_headers(dataset: str, headers: list[str]) -> tuple[dict[str, int], list[str]]:
@@ -592,7 +592,7 @@ def _map_headers(dataset: str, headers: list[str]) -> tuple[dict[str, int], list
     return found, ignored
 
 
-def _cfpb_stage(cur: Any, headers: list[str]) -> tuple[dict[str, int], list[str]]:
+def _cfpb_stage(cur: Any, headers: list[str]) -> dict[str, int]:
     """Map a staged CFPB export to complaint columns in temp table _mapped; return its column positions."""
     frame = cur.execute("select * from _stage order by _line").df()
     raw = frame[[f"c{i}" for i in range(len(headers))]].copy()
@@ -604,7 +604,7 @@ def _cfpb_stage(cur: Any, headers: list[str]) -> tuple[dict[str, int], list[str]
                          for i, n in enumerate(names)}})
     with portal_db.arrow_view(cur, "_mapped_arrow", table):
         cur.execute("create or replace temp table _mapped as select * from _mapped_arrow")
-    return {n: i for i, n in enumerate(names)}, []
+    return {n: i for i, n in enumerate(names)}
 
 
 def _raw_expr(colmap: dict[str, int], name: str) -> str:
@@ -795,22 +795,19 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
 def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bool, database: Any,
           uploaded_by: str, replaces: int | None, step: Callable[[float, str], None]) -> LoadResult:
     is_cfpb = dataset == "complaints" and cfpb.is_cfpb(src.headers)
-    if is_cfpb:
-        layout = f"{src.layout}+cfpb"
-        ignored: list[str] = []
-    else:
-        layout = src.layout
-        colmap, ignored = _map_headers(dataset, src.headers)
+    layout = f"{src.layout}+cfpb" if is_cfpb else src.layout
+    # A CFPB export is mapped after staging; any other file must carry the contract's columns.
+    file_colmap, ignored = ({}, []) if is_cfpb else _map_headers(dataset, src.headers)
 
     def work(cur: Any) -> LoadResult:
-        nonlocal colmap
+        colmap = file_colmap
         total = _stage(cur, src)
         if total == 0:
             raise UploadError(f"{name} has a header but no data rows")
         step(0.3, "validating")
         source = "_stage"
         if is_cfpb:
-            colmap, _ = _cfpb_stage(cur, src.headers)
+            colmap = _cfpb_stage(cur, src.headers)
             source = "_mapped"
         params = _Params()
         rules = compile_rules(dataset, params)
@@ -848,7 +845,6 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             cur.execute(f"drop table if exists {temp}")
         return LoadResult(upload_id, dataset, total, accepted, rejected, status, message, sha, layout, strict, errors)
 
-    colmap: dict[str, int] = {} if is_cfpb else colmap
     result = portal_db.write(work, db=database)
     step(1.0, "done")
     return result
