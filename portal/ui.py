@@ -304,8 +304,9 @@ def reveal_button(table: str, record_key: str, field: str, value: object, key: s
     """Show one personal-data value masked; compliance and admin may reveal it with a logged reason.
 
     Pattern for pages: `ui.reveal_button("customers", customer_id, "mobile", row["mobile"], key="m1")`.
-    Revealable (table, field) pairs are masking.REVEALABLE. The clear value is shown only in the run
-    that revealed it; every reveal writes a pii_reveals row.
+    `value` may be clear or already masked (masking is idempotent); the clear value is read from the
+    database at reveal time. Revealable (table, field) pairs are masking.REVEALABLE. The clear value
+    is shown only in the run that revealed it; every reveal writes a pii_reveals row.
     """
     kind = masking.column_kind(field) or "text"
     masked = {"name": masking.mask_name, "mobile": masking.mask_mobile,
