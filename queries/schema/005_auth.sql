@@ -1,5 +1,5 @@
--- Access control: local accounts with argon2 hashes and lockout state, the sign-in log,
--- and the audit log of every reveal of masked personal data.
+-- Access control: local accounts with argon2 hashes and lockout state,
+-- the sign-in log, and the audit log of every reveal of masked personal data.
 
 create table if not exists users (
     username varchar primary key,
