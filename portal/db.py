@@ -345,6 +345,15 @@ def arrow_view(cur: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterato
         cur.unregister(name)
 
 
+def checkpoint(*, db: str | Path | None = None) -> None:
+    """Flush the write-ahead log into the database file (after a bulk build)."""
+    cur = cursor(db)
+    try:
+        cur.execute("checkpoint")
+    finally:
+        cur.close()
+
+
 def table_counts(*, db: str | Path | None = None) -> dict[str, int]:
     """Row counts of the contract tables, for status lines and tests."""
     cur = cursor(db)

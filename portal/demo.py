@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from portal import complaints as complaint_log
 from portal import config, db, taxonomy
 
 DEFAULT_END_MONTH = dt.date(2026, 10, 31)
@@ -153,6 +154,8 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     base_p_m1 = np.array([0.012, 0.02, 0.035, 0.06, 0.1])[grade]
 
     snap_parts, contact_parts, payment_parts, complaint_parts = [], [], [], []
+    prev_flags = np.zeros((n_loans, 3), bool)
+    was_active = state >= 0
     for mi, as_of in enumerate(all_ends):
         recorded = mi >= BURN_IN_MONTHS
         month_ord = as_of.year * 12 + as_of.month
@@ -202,6 +205,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     complaints = _complaint_details(rng, pd.concat(complaint_parts, ignore_index=True), end_month)
     agents = pd.DataFrame({"agent_idx": np.arange(n_agents), "agency": agent_agency})
     counts = _write(path, customers, loans_df, snapshots, contacts, payments, complaints, agents)
+    db.checkpoint(db=path)
     return DemoSummary(config.db_path(path), counts, time.perf_counter() - started)
 
 
@@ -391,8 +395,9 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
 
     def work(cur):
         for table in ("customers", "loans", "snapshots", "contacts", "payments", "complaints",
-                      "quarantine", "complaint_events", "improvement_actions"):
+                      "quarantine", "improvement_actions"):
             cur.execute(f"delete from {table}")  # noqa: S608 (fixed allow-list)
+        complaint_log.reset_chain(cur)
         cur.execute("delete from uploads where dataset like 'demo:%'")
         cur.register("g_customers", customers)
         cur.register("g_loans", loans)
@@ -454,6 +459,8 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
                    c.resolution, c.root_cause
             from g_complaints c join loans l on l.loan_id = 'L' || lpad(c.loan_idx::varchar, 8, '0')
             order by c.wall, c.loan_idx""")
+        ids = [row[0] for row in cur.execute("select complaint_id from complaints order by complaint_id").fetchall()]
+        complaint_log.record_import_events(cur, ids, "demo")
         cur.execute("""
             insert into improvement_actions (action_id, title, root_cause, owner, start_on, change_made,
                 target_kpi, target_value, status, segment_kind, segment_value, created_by, created_at)
