@@ -94,7 +94,11 @@ reaching_contacts as (
         contact_at,
         collector_id
     from scoped_contacts
-    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
+    where
+        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
+        -- only contacts up to 7 days before the period can take a payment in it
+        and ($start::date is null or contact_at >= $start::date::timestamptz - interval 7 day)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
 ),
 
 period_payments as (
