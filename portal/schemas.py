@@ -794,6 +794,44 @@ class QuarantineRowsResult(pa.DataFrameModel):
         coerce = True
 
 
+class RiskFeaturesResult(pa.DataFrameModel):
+    """Result of queries/risk_features.sql."""
+
+    loan_id: Series[str]
+    as_of: Series[pa.DateTime]
+    dpd: Series[int] = pa.Field(ge=0, le=60)
+    outstanding_principal: Series[float] = pa.Field(ge=0)
+    overdue_amount: Series[float] = pa.Field(ge=0)
+    product: Series[str]
+    risk_grade: Series[str]
+    term_months: Series[int] = pa.Field(ge=1)
+    annual_rate: Series[float] = pa.Field(ge=0)
+    months_on_book: Series[int]
+    contacts: Series[int] = pa.Field(ge=0)
+    phone_calls: Series[int] = pa.Field(ge=0)
+    rpc_contacts: Series[int] = pa.Field(ge=0)
+    ptp_contacts: Series[int] = pa.Field(ge=0)
+    payments: Series[int] = pa.Field(ge=0)
+    paid_amount: Series[float] = pa.Field(ge=0)
+    rolled_m3: Series[pd.Int32Dtype] = pa.Field(isin=[0, 1], nullable=True)
+
+    Config = _ResultConfig
+
+
+class RiskChannelOutcomesResult(pa.DataFrameModel):
+    """Result of queries/risk_channel_outcomes.sql."""
+
+    loan_id: Series[str]
+    as_of: Series[pa.DateTime]
+    channel: Series[str]
+    attempts: Series[int] = pa.Field(ge=1)
+    cost: Series[float] = pa.Field(ge=0)
+    recovered_amount: Series[float] = pa.Field(ge=0)
+    complaints: Series[int] = pa.Field(ge=0)
+
+    Config = _ResultConfig
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "upload_history": UploadHistoryResult,
     "quarantine_rows": QuarantineRowsResult,
@@ -827,4 +865,6 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "policy_violations_by_month": PolicyViolationsByMonthResult,
     "policy_what_if": PolicyWhatIfResult,
     "complaint_breaches": ComplaintBreachesResult,
+    "risk_features": RiskFeaturesResult,
+    "risk_channel_outcomes": RiskChannelOutcomesResult,
 }
