@@ -204,3 +204,15 @@ def violations_trend(frame: pd.DataFrame, label: str, title: str, y_label: str) 
     fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
     fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
     return fig
+
+
+def calibration(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> go.Figure:
+    """Observed vs predicted probability per score bin, against the diagonal of perfect calibration."""
+    top = float(max(frame["predicted"].max(), frame["observed"].max(), 0.01))
+    fig = go.Figure()
+    fig.add_scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dash", "color": "#9e9e9e"},
+                    showlegend=False, hoverinfo="skip")
+    fig.add_scatter(x=frame["predicted"], y=frame["observed"], mode="lines+markers", showlegend=False)
+    fig.update_layout(title=title, xaxis={"title": x_label, "tickformat": ".1%"},
+                      yaxis={"title": y_label, "tickformat": ".1%"}, margin={"t": 48, "b": 24})
+    return fig

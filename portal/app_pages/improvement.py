@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from portal import charts, config, i18n, improvement, ui
+from portal import charts, config, i18n, improvement, risk, ui
 from portal.i18n import t
 
 user = ui.require_role("compliance", "analyst", "executive")
@@ -28,9 +28,9 @@ def kpi_value(kpi: str, value: float | None, signed: bool = False) -> str:
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 
-tab_causes, tab_rates, tab_actions, tab_ranking = st.tabs(
+tab_causes, tab_rates, tab_actions, tab_ranking, tab_risk = st.tabs(
     [t("improvement.tab_causes"), t("improvement.tab_rates"), t("improvement.tab_actions"),
-     t("improvement.tab_ranking")])
+     t("improvement.tab_ranking"), t("improvement.risk.tab")])
 
 with tab_causes:
     group_by = st.segmented_control(
@@ -228,3 +228,40 @@ with tab_ranking:
             st.caption(i18n.label("rank_dimension", dimension))
             part["value"] = [value_label(dimension, v) for v in part["value"]]
             ui.table(part.drop(columns=["dimension"]), f"net_ranking_{dimension}", f"imp_rank_{dimension}")
+
+with tab_risk:
+    st.caption(t("improvement.risk.intro"))
+    if st.button(t("improvement.risk.fit"), key="imp_risk_fit", icon=":material/model_training:"):
+        try:
+            st.session_state["imp_risk"] = risk.analyse(complaint_cost=float(config.setting("complaint_cost_yuan")))
+        except risk.RiskError:
+            st.session_state["imp_risk"] = None
+            st.info(t("improvement.risk.not_enough"), icon=":material/info:")
+    report = st.session_state.get("imp_risk")
+    if report is not None:
+        model = report.model
+        cols = st.columns(4)
+        cols[0].metric(t("improvement.risk.auc"), f"{model.auc:.3f}", help=t("improvement.risk.auc_help"), border=True)
+        cols[1].metric(t("improvement.risk.holdout"), str(pd.Timestamp(model.holdout_as_of).date()), border=True)
+        cols[2].metric(t("improvement.risk.rows"), f"{model.train_rows:,}", border=True)
+        cols[3].metric(t("improvement.risk.seconds"), f"{model.fit_seconds:.1f}", border=True)
+        left, right = st.columns(2)
+        with left:
+            ui.chart(charts.calibration(model.calibration, t("improvement.risk.calibration_title"),
+                                        t("improvement.risk.predicted"), t("improvement.risk.observed")),
+                     "imp_risk_calibration")
+        with right:
+            st.caption(t("improvement.risk.features_title"))
+            ui.table(model.top_features.head(12), "risk_top_features", "imp_risk_features")
+        st.caption(t("improvement.risk.segments_title"))
+        segments = report.segments.assign(segment=[i18n.label("risk_segment", v) for v in report.segments["segment"]])
+        ui.table(segments, "risk_segments", "imp_risk_segments")
+        st.caption(t("improvement.risk.mix_title"))
+        st.caption(t("improvement.risk.mix_caption", cost=f"{float(config.setting('complaint_cost_yuan')):,.0f}"))
+        if report.channel_mix.empty:
+            ui.empty_state()
+        else:
+            mix = report.channel_mix.assign(
+                segment=[i18n.label("risk_segment", v) for v in report.channel_mix["segment"]],
+                channel=[i18n.label("channel", v) for v in report.channel_mix["channel"]])
+            ui.table(mix, "risk_channel_mix", "imp_risk_mix")

@@ -44,7 +44,7 @@ def test_page_is_registered_for_the_right_roles():
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_page_renders_pareto_rates_actions_and_ranking(demo_db, lang):
     at = _open("compliance", lang)
-    assert len(at.tabs) == 4
+    assert len(at.tabs) == 5
     # Pareto, rate trend, and the planted action's two effect charts (complaint rate; target is the same KPI).
     assert len(at.get("plotly_chart")) >= 3
     assert at.selectbox(key="imp_action").value == "IA-0001"
@@ -104,3 +104,15 @@ def test_executives_read_but_do_not_edit(demo_db):
     assert not [b for b in at.button if b.label == "Create action"]
     assert not [b for b in at.button if b.key and b.key.startswith("imp_move_")]
     assert any("Executives can read actions" in i.value for i in at.info)
+
+
+def test_risk_tab_fits_and_shows_the_model(demo_db):
+    at = _open("analyst")
+    at.button(key="imp_risk_fit").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    auc = float(metrics["AUC on the held-out month"])
+    assert 0.5 < auc <= 1.0
+    assert metrics["Held-out month-end"] == "2026-07-31"
+    assert len(at.get("plotly_chart")) >= 4  # calibration chart added to the page's charts
