@@ -116,6 +116,8 @@ BAD_FILES = {
     "fake.xlsx": (lambda p: p.write_text("customer_id\nC1\n"), "fake.xlsx is not an XLSX workbook"),
     "fake.parquet": (lambda p: p.write_text("customer_id\nC1\n"), "fake.parquet is not a Parquet file"),
     "data.json": (lambda p: p.write_text("[]"), "unsupported file type .json"),
+    "twice.csv": (lambda p: p.write_text("customer_id,客户号,mobile,province\nC1,C1,13812345678,北京\n"),
+                  "two columns both mean customer_id: 'customer_id' and '客户号'"),
 }
 
 
@@ -194,3 +196,13 @@ def test_sample_files_load_in_order_with_their_planted_errors(tmp_db):
     for dataset, name, layout, accepted, rejected in expected:
         result = ingest.load_file(dataset, samples / name, db=tmp_db)
         assert (result.layout, result.accepted, result.rejected) == (layout, accepted, rejected), result.rejects()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_other_delimiters_are_detected_from_the_header(tmp_db, tmp_path, delimiter):
+    text = delimiter.join(["customer_id", "mobile", "province"]) + "\n" + delimiter.join(["C1", "13812345678", "北京"])
+    path = tmp_path / "c.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    result = ingest.load_file("customers", path, db=tmp_db)
+    assert (result.status, result.accepted) == ("loaded", 1)
+    assert db.scalar("select province from customers", db=tmp_db) == "北京"
