@@ -285,6 +285,14 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
     return user
 
 
+def recent_attempts(limit: int = 200, *, db: str | Path | None = None):
+    """The newest `limit` sign-in attempts (username, when, succeeded, reason) as a DataFrame."""
+    return store.read(
+        "select username, attempted_at, succeeded, reason from login_attempts"
+        " order by attempted_at desc limit $n", {"n": int(limit)}, db=db,
+    )
+
+
 def refresh(user: User, *, db: str | Path | None = None) -> User | None:
     """The session user as the database sees it now: None once the account is disabled or gone."""
     account = get_user(user.username, db=db)

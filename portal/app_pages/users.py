@@ -98,5 +98,7 @@ if others:
             st.toast(t("admin_users.role_done", name=target, role=i18n.label("role", new_role)))
             st.rerun()
 
+st.subheader(t("admin_users.attempts"))
+st.dataframe(auth.recent_attempts(200), hide_index=True, width="stretch", key="users_attempts")
 st.subheader(t("admin_users.reveals"))
 st.dataframe(masking.reveals(limit=500), hide_index=True, width="stretch", key="users_reveals")

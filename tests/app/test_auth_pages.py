@@ -116,9 +116,14 @@ def test_account_disabled_or_demoted_during_a_session_takes_effect_on_the_next_r
 
 def test_admin_manages_users(tmp_db):
     auth.create_user("ada", "admin", PASSWORD, db=tmp_db)
+    with pytest.raises(auth.AuthError):
+        auth.authenticate("ada", "a wrong guess", db=tmp_db)
     at = goto(app(User("ada", "admin", "Ada")).run(), "users")
     assert not at.exception
-    assert at.dataframe[0].value.iloc[:, 0].tolist() == ["ada"]
+    users_table, attempts, reveals = (frame.value for frame in at.dataframe)
+    assert users_table.iloc[:, 0].tolist() == ["ada"]
+    assert attempts[["username", "succeeded", "reason"]].values.tolist() == [["ada", False, "invalid"]]
+    assert reveals.empty
     at.text_input(key="users_add_name").input("Eve")
     at.text_input(key="users_add_display").input("Eve Zhang")
     at.selectbox(key="users_add_role").select("executive")
