@@ -1,5 +1,5 @@
--- The rows one upload quarantined: source line, column, reason (English, plus its code and arguments
--- for translation) and the row exactly as uploaded.
+-- The rows one upload quarantined: source line, column, reason (English,
+-- plus its code and arguments for translation) and the row as uploaded.
 -- param: upload_id int
 with
 

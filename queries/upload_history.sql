@@ -1,4 +1,5 @@
--- Every upload attempt, newest first: who, when, which file (with its sha256), counts and status.
+-- Every upload attempt, newest first: who, when, which file (with its
+-- sha256), counts and status.
 -- param: dataset text = null
 with
 
