@@ -14,6 +14,15 @@ out (table [complaint_issue_rules] of rule_packs.toml, the default shown in ISSU
 communication_tactics <- quiet hours and every call cap; third_party_disclosure <- third_party_contact;
 threatened_action <- visit_collectors (a lone collector at the door is the intimidation the 2-collector
 rule guards against).
+
+Counting details the DOMAIN text leaves open, as implemented:
+- "within N days after" a right-party contact means strictly after it and at most N days later;
+- contacts at the same instant are ordered by contact_id, so a cap or 7-in-7 flags exactly the excess
+  contacts (8 calls in one window = 1 violation, the last one);
+- a visit with no collectors recorded is not counted (only a recorded number below the minimum is);
+- a contact on a loan with no loan record is its own debtor in the pack's default time zone;
+- loan and debtor keys are compared through 64-bit hashes where that saves a sort; a collision can at
+  worst hide a 7-in-7 violation (probability about 1e-8 for a million loans), never invent one.
 """
 
 from __future__ import annotations
