@@ -17,8 +17,8 @@ rule guards against).
 
 Counting details the DOMAIN text leaves open, as implemented:
 - "within N days after" a right-party contact means strictly after it and at most N days later;
-- contacts at the same instant are ordered by contact_id, so a cap or 7-in-7 flags exactly the excess
-  contacts (8 calls in one window = 1 violation, the last one);
+- contacts at the same instant are ordered deterministically (by contact_id, or its hash for 7-in-7),
+  so a cap or 7-in-7 flags exactly the excess contacts (8 calls in one window = 1 violation);
 - a visit with no collectors recorded is not counted (only a recorded number below the minimum is);
 - a contact on a loan with no loan record is its own debtor in the pack's default time zone;
 - loan and debtor keys are compared through 64-bit hashes where that saves a sort; a collision can at
