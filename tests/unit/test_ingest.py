@@ -303,3 +303,56 @@ def test_every_model_check_compiles_to_sql():
         assert {"duplicate_key", "missing"} <= codes
         for rule in rules:
             assert ingest.reason_text(rule.code, {"column": rule.column, "value": "v", **rule.args}, "zh")
+
+
+# Reason text -> the pandera check of the upload model that states the same rule (None: SQL-only rules
+# that need the database or a failed type cast, which pandera reports as a coercion error instead).
+PANDERA_CHECKS = [
+    ("names a channel that is not one of", "channel_list"), ("is not one of", "isin"),
+    ("must be at least", "greater_than_or_equal_to"), ("must be greater than", "greater_than"),
+    ("must be between", "in_range"), ("characters long, over", "str_length"),
+    ("mainland number", "mainland_mobile"), ("check digit is wrong", "id_check_digit"),
+    ("is not 18 characters", "id_length"), ("not a month-end", "month_end"), ("in the future", "not_future"),
+    ("more than 2 decimals", "max_2_decimals"), ("IANA time zone", "iana_timezone"),
+    ("must be 0 when dpd", "overdue_zero_when_current"), ("required when outcome is ptp", "ptp_fields_when_ptp"),
+    ("only for visits", "collectors_only_on_visits"), ("only for phone calls", "duration_only_on_calls"),
+    ("required when extension_days", "extension_reason_when_extended"), ("is required", "not_nullable"),
+    ("is not a known", None), ("not a whole number", None), ("is not a number", None), ("is not a date", None),
+    ("not an ISO 8601", None),
+]
+
+
+def _pandera_frame(dataset: str, header: list[str], row: list[str]) -> pd.DataFrame:
+    """One uploaded row as the typed frame the pandera model expects (what the SQL pass computes)."""
+    values = dict(zip(header, row, strict=True))
+    out = {}
+    for col in ingest.columns(dataset):
+        text = values.get(col.name) or None
+        if col.kind == "int":
+            out[col.name] = pd.array([None if text is None else int(text)], dtype="Int64")
+        elif col.kind in ("amount", "rate"):
+            out[col.name] = [None if text is None else float(text)]
+        elif col.kind == "date":
+            out[col.name] = pd.to_datetime([text])
+        elif col.kind == "timestamp":
+            out[col.name] = pd.to_datetime([text], utc=True, format="ISO8601")
+        else:
+            out[col.name] = pd.array([text], dtype="string")
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize(("dataset", "changes", "column", "reason"), CASES,
+                         ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CASES)])
+def test_each_rule_is_stated_in_the_pandera_model(dataset, changes, column, reason):
+    """pandera's own lazy validation of the model fails the same hand-made bad row, on the same rule."""
+    check = next(name for text, name in PANDERA_CHECKS if text in reason)
+    if check is None:
+        pytest.skip("a database or type-cast rule: checked by the SQL pass only")
+    model = schemas.UPLOAD_SCHEMAS[dataset]
+    good_header, good = BASE[dataset]
+    model.validate(_pandera_frame(dataset, good_header, good), lazy=True)  # the valid row passes
+    header, bad = _row(dataset, **changes)
+    with pytest.raises(schemas.pa.errors.SchemaErrors) as caught:
+        model.validate(_pandera_frame(dataset, header, bad), lazy=True)
+    checks = caught.value.failure_cases["check"].astype(str).tolist()
+    assert any(c.startswith(check) for c in checks), checks
