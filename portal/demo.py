@@ -9,7 +9,7 @@ Planted effects (recovered by tests and the improvement loop):
 - cure rates rise with right-party contact and promises to pay (channel mix matters);
 - eight agents call in quiet hours and bunch their calls over the daily caps;
 - complaints are likelier after heavy, off-hours or third-party contact;
-- agency AG03 capped connected calls from PLANTED_ACTION_START, halving its complaint rate.
+- agency AG03 capped connected calls from PLANTED_ACTION_START, cutting its complaint rate to 0.4x.
 """
 
 from __future__ import annotations
