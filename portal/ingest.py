@@ -760,7 +760,11 @@ def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str)
 def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db: str | os.PathLike | None = None,
               uploaded_by: str = "cli", replaces_upload_id: int | None = None,
               progress: Callable[[float, str], None] | None = None, file_name: str | None = None) -> LoadResult:
-    """Validate a file and load it into its dataset's table in one transaction; see module docstring."""
+    """Validate a file and load its valid rows in one transaction; quarantine and report the rest.
+
+    Status: loaded (every row), partial (some rows quarantined), rejected (nothing loaded: every row
+    bad, or strict with any bad row). Raises UploadError (one line) for a file that cannot be read.
+    """
     database = db
     if dataset not in DATASETS:
         raise UploadError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -874,8 +878,8 @@ def _record_failure(dataset: str, name: str, sha: str, size: int, layout: str, u
 
     try:
         portal_db.write(work, db=database)
-    except portal_db.Error:
-        pass  # the history line is best effort; the caller still gets the real error
+    except Exception:  # the history line is best effort: never hide the real error from the caller
+        pass
 
 
 def sample_csv(dataset: str) -> bytes:
