@@ -1,7 +1,7 @@
 """Export the portal's tables as partitioned Parquet, so a distributed engine (Spark) can read them.
 
 Layout under OUT_DIR: one folder per table, Hive-style partitions (`snapshots/as_of=2026-10-31/`,
-`contacts/contact_month=2026-10/`), and `_portal_manifest.json` with each table's columns and types in
+`contacts/contact_month=2026-10/`), and `portal_manifest.json` with each table's columns and types in
 their original order, so a reader can restore the exact table shape (partition columns come back last
 and as strings otherwise).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from portal import db
 
-MANIFEST = "_portal_manifest.json"
+MANIFEST = "portal_manifest.json"  # no leading underscore: Spark hides such files
 
 # Table -> (partition column, SQL expression for it or None when it is a real column).
 # Fixed allow-list: these names are the only ones ever placed into SQL text.

@@ -7,6 +7,7 @@ parameters: `$name` becomes Spark's named marker `:name`, bound through `spark.s
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import warnings
@@ -19,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from portal import config, db
-from portal.export_parquet import read_manifest
+from portal.export_parquet import MANIFEST, read_manifest
 
 DEFAULT_MASTER = "local[2]"
 DEFAULT_PARQUET_DIR = Path("data") / "parquet"
@@ -36,9 +37,25 @@ class NotPortable(db.QueryError):
     """A query uses a DuckDB feature that has no Spark rewrite yet."""
 
 
-def parquet_dir(explicit: str | Path | None = None) -> Path:
-    """The export folder: explicit, else setting parquet_dir (PORTAL_PARQUET_DIR), else data/parquet."""
-    return Path(explicit or config.setting("parquet_dir") or DEFAULT_PARQUET_DIR)
+def parquet_dir(explicit: str | Path | None = None) -> str:
+    """The export folder or URL: explicit, else setting parquet_dir (PORTAL_PARQUET_DIR), else data/parquet."""
+    where = str(explicit or config.setting("parquet_dir") or DEFAULT_PARQUET_DIR)
+    return where.rstrip("/") if _is_url(where) else str(Path(where).resolve())
+
+
+def _is_url(where: str) -> bool:
+    return "://" in where
+
+
+def manifest_of(folder: str, spark=None) -> dict:
+    """The export manifest: read locally, or through Spark when the export lives in object storage."""
+    if not _is_url(folder):
+        try:
+            return read_manifest(folder)
+        except FileNotFoundError:
+            raise db.PortalDBError(f"no Parquet export in {folder}: run `portal export-parquet {folder}`") from None
+    text = (spark or session()).read.text(f"{folder}/{MANIFEST}", wholetext=True).first()[0]
+    return json.loads(text)
 
 
 def spark_master() -> str:
@@ -93,15 +110,13 @@ def spark_type(duckdb_type: str) -> str:
     return _SPARK_TYPES[duckdb_type]
 
 
-def register_views(spark, folder: str | Path) -> list[str]:
+def register_views(spark, folder: str, manifest: dict) -> list[str]:
     """Expose each exported table as a temp view of the same name, columns and types as in DuckDB."""
-    folder = Path(folder).resolve()
     with _lock:
         if _state["views"] == folder:
-            return list(read_manifest(folder)["tables"])
-        manifest = read_manifest(folder)
+            return list(manifest["tables"])
         for table, spec in manifest["tables"].items():
-            frame = spark.read.parquet(str(folder / table))
+            frame = spark.read.parquet(f"{folder}/{table}")
             # Partition values come back from folder names; cast every column to its DuckDB type.
             columns = [f"cast(`{c['name']}` as {spark_type(c['type'])}) as `{c['name']}`"
                        for c in spec["columns"]]
@@ -155,6 +170,10 @@ def _rewrite_function(node: exp.Expression) -> exp.Expression:
         table = node.this.copy()
         table.set("pivots", [pivot])
         return exp.select("*").from_(table)
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        # Spark has no (not) materialized hint; it plans CTEs itself.
+        node.set("materialized", None)
+        return node
     if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
         raise NotPortable(f"table macro {node.this.name}() has no Spark equivalent; rewrite it as SQL "
                           "over the tables, or as a view")
@@ -264,15 +283,12 @@ def query(name: str, *, parquet: str | Path | None = None, **params: Any) -> pd.
     used = set(_MARKER_RE.findall(_strip_strings(sql)))
     args = {k: v for k, v in bound.items() if k in used}
     folder = parquet_dir(parquet)
+    local = None if _is_url(folder) else manifest_of(folder)
     try:
-        manifest = read_manifest(folder)
-    except FileNotFoundError:
-        raise db.PortalDBError(f"no Parquet export in {folder}: run `portal export-parquet {folder}`") from None
-    try:
-        spark = session(timezone=manifest.get("timezone"))
+        spark = session(timezone=(local or {}).get("timezone"))
     except ImportError:
         raise db.PortalDBError("pyspark is not installed: pip install 'collections-portal[spark]'") from None
-    register_views(spark, folder)
+    register_views(spark, folder, local or manifest_of(folder, spark))
     timezone = spark.conf.get("spark.sql.session.timeZone")
     try:
         return _to_pandas(spark.sql(sql, args=args), timezone)
