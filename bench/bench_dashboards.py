@@ -444,9 +444,11 @@ def run(path: Path, loans: int, build: bool) -> str:
         "strategy_comparison": lambda: pd_strategy_comparison(frames),
         "roll_rates": lambda: pd_roll_rates(frames),
     }
-    pandas_s = {name: timed(fn, repeat=1)[0] for name, fn in pandas_impl.items()}
+    pandas_s, pandas_out = {}, {}
+    for name, fn in pandas_impl.items():
+        pandas_s[name], pandas_out[name], _ = timed(fn, repeat=1)
     load_after = os.getloadavg()[0]
-    checks = cross_check(path, frames, last, cohort_month, period)
+    checks = cross_check(path, pandas_out, last, cohort_month, period)
 
     lines += [
         f"## {loans:,} loans",
@@ -484,27 +486,26 @@ def run(path: Path, loans: int, build: bool) -> str:
     return "\n".join(lines)
 
 
-def cross_check(path: Path, frames, last, cohort_month, period) -> str:
+def cross_check(path: Path, results: dict, last, cohort_month, period) -> str:
     """Compare headline numbers of the pandas and SQL implementations; return a one-line verdict."""
     failures = []
     funnel = db.query("delinquency_funnel", db=path, as_of=cohort_month)["loans"].tolist()
-    if funnel != pd_delinquency_funnel(frames, cohort_month):
+    if funnel != results["delinquency_funnel"]:
         failures.append("delinquency_funnel")
-    if db.query("escalation_funnel", db=path, as_of=cohort_month)["loans"].tolist() != pd_escalation_funnel(
-            frames, cohort_month):
+    if db.query("escalation_funnel", db=path, as_of=cohort_month)["loans"].tolist() != results["escalation_funnel"]:
         failures.append("escalation_funnel")
     sql = db.query("channel_effectiveness", db=path, **period).set_index("channel")
-    pdf = pd_effectiveness(frames, "channel", period["start"], period["end"])
+    pdf = results["channel_effectiveness"]
     for col in ("attempts", "recovered_amount", "ptp_kept_rate", "complaints"):
         if not np.allclose(sql[col].astype(float), pdf[col].reindex(sql.index).astype(float), equal_nan=True):
             failures.append(f"channel_effectiveness.{col}")
     kpi = db.query("overview_kpis", db=path, as_of=last).iloc[0]
-    for col, value in pd_overview_kpis(frames, last).items():
+    for col, value in results["overview_kpis"].items():
         # the SQL rounds cost per yuan to 4 decimals
         if not np.isclose(float(kpi[col]), float(value), rtol=1e-6, atol=5e-5):
             failures.append(f"overview_kpis.{col}")
     strat = db.query("strategy_comparison", db=path, **period).set_index("strategy")
-    pstrat = pd_strategy_comparison(frames)
+    pstrat = results["strategy_comparison"]
     if not (strat["accounts"] == pstrat["accounts"].reindex(strat.index)).all():
         failures.append("strategy_comparison.accounts")
     return "all equal." if not failures else "DIFFERENT: " + ", ".join(failures)
