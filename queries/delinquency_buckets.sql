@@ -15,6 +15,17 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
+scoped_snapshots as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    select * from snapshots
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select * from snapshots
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
 snapshots_in_scope as (
     select
         as_of,
@@ -30,10 +41,9 @@ snapshots_in_scope as (
             when dpd <= 180 then 'M6'
             else 'M6+'
         end as bucket
-    from snapshots
+    from scoped_snapshots
     where
-        loan_id in (select loan_id from loans_in_scope)
-        and ($start::date is null or as_of >= $start::date)
+        ($start::date is null or as_of >= $start::date)
         and ($end::date is null or as_of < $end::date)
 ),
 

@@ -260,3 +260,14 @@ def test_roll_rates_send_a_closed_loan_to_closed(book):
     # M1 at 31 Jan: L2 -> M0, L4 -> M2, L6 -> closed (missing on 29 Feb)
     assert m1 == {"M0": 1, "M2": 1, "closed": 1}
     assert jan.groupby("from_bucket")["share"].sum().tolist() == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_delinquency_buckets_with_and_without_a_loan_filter(book):
+    every = db.query("delinquency_buckets", db=book, start=FEB, end=MAR)
+    # 29 Feb: M0 L1 + L2 (950 + 700), M1 L5, M2 L4, M3 L3
+    assert every.set_index("bucket")["loans"].to_dict() == {"M0": 2, "M1": 1, "M2": 1, "M3": 1}
+    assert every.set_index("bucket").loc["M0", "outstanding"] == 1650.0
+    instalment = db.query("delinquency_buckets", db=book, start=FEB, end=MAR, product=["instalment"])
+    # instalment only: L4 in M2 (500 / 120) and L3 in M3 (600 / 300)
+    assert instalment[["bucket", "loans", "outstanding", "overdue_amount"]].values.tolist() == [
+        ["M2", 1, 500.0, 120.0], ["M3", 1, 600.0, 300.0]]
