@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from portal import cfpb, config, schemas, taxonomy
+from portal import complaints as complaint_log
 from portal import db as portal_db
 from portal.i18n import t
 
@@ -716,6 +717,15 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
     return changed
 
 
+def _record_complaint_imports(cur: Any, upload_id: int, actor: str) -> None:
+    """Start the audit trail of every complaint this upload brought in that has no event yet."""
+    ids = [row[0] for row in cur.execute(
+        "select complaint_id from complaints as c where upload_id = $uid and not exists "
+        "(select 1 from complaint_events as e where e.complaint_id = c.complaint_id) order by complaint_id",
+        {"uid": upload_id}).fetchall()]
+    complaint_log.record_import_events(cur, ids, actor, note=f"upload {upload_id}")
+
+
 def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str) -> pd.DataFrame:
     """The failed rules, one row per (line, rule), with the raw source row as JSON."""
     pairs = ", ".join(f"$h{i}, c{i}" for i in range(len(headers)))
@@ -828,6 +838,8 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             message = f"strict: nothing loaded because {rejected} of {total} rows are bad"
         else:
             _upsert(cur, dataset, upload_id)
+            if dataset == "complaints":
+                _record_complaint_imports(cur, upload_id, uploaded_by)
             accepted = valid
             status = "loaded" if rejected == 0 else ("partial" if accepted else "rejected")
             message = f"{accepted} of {total} rows loaded, {rejected} rejected"
