@@ -35,9 +35,8 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Print a named query as CSV or JSON."""
-    import pandas as pd
-
     from portal import db
+    from portal.export import dates_as_text
 
     q = db.get_query(args.name)
     if args.engine == "spark":
@@ -46,10 +45,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         frame = spark.query(q.name, parquet=args.parquet, **_parse_params(args.param))
     else:
         frame = db.query(q.name, db=args.db, **_parse_params(args.param))
-    for col in frame.columns:
-        series = frame[col]
-        if pd.api.types.is_datetime64_dtype(series) and (series.dropna().dt.normalize() == series.dropna()).all():
-            frame[col] = series.dt.strftime("%Y-%m-%d")
+    frame = dates_as_text(frame)
     if args.format == "json":
         records = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
         sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")

@@ -10,6 +10,18 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
+def dates_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of frame whose date-only timestamp columns (all at midnight) read 2026-10-31, not 00:00:00."""
+    out = frame.copy()
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_datetime64_dtype(series) and not isinstance(series.dtype, pd.DatetimeTZDtype):
+            present = series.dropna()
+            if (present.dt.normalize() == present).all():
+                out[col] = series.dt.strftime("%Y-%m-%d")
+    return out
+
+
 def safe_cell(value: object) -> object:
     """Prefix a text cell that a spreadsheet would run as a formula with a single quote."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):

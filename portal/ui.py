@@ -266,7 +266,7 @@ def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None =
     if frame.empty:
         empty_state()
         return
-    frame = masking.mask_frame(frame, current_role())
+    frame = export.dates_as_text(masking.mask_frame(frame, current_role()))
     st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
     downloads(frame, stem, key)
 
