@@ -123,11 +123,11 @@ def scan_sql(name: str) -> list[str]:
     return statements
 
 
-def bench_queries(database: Path, repeat: int) -> list[dict]:
-    """Time every named query: cold run, median warm run, peak RSS, ratio to a bare scan."""
+def bench_queries(database: Path, repeat: int, only: set[str] | None = None) -> list[dict]:
+    """Time every named query (or those in `only`): cold run, median warm run, peak RSS, ratio to a bare scan."""
     os.environ["PORTAL_DB"] = str(database)
     rows = []
-    for name in sorted(db.named_queries()):
+    for name in sorted(only or db.named_queries()):
         params = sample_params(name, database)
         if params is None:
             rows.append({"query": name, "skipped": "no sample for a required parameter"})
@@ -212,7 +212,7 @@ def bench_pandas(database: Path, repeat: int, duck: dict[str, float]) -> list[di
     return out
 
 
-def bench_pages(database: Path, page_timeout: float = 300) -> list[dict]:
+def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...] = PAGES) -> list[dict]:
     """Full renders of the Overview, Channels and Conduct pages through AppTest: first, warm, filter change."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -223,7 +223,7 @@ def bench_pages(database: Path, page_timeout: float = 300) -> list[dict]:
     app = str(Path(navigation.__file__).parent / "streamlit_app.py")
     os.environ["PORTAL_DB"] = str(database)
     out = []
-    for page in PAGES:
+    for page in pages:
         script = Path(navigation.__file__).parent / "app_pages" / f"{page}.py"
         if not script.exists():
             continue
@@ -374,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="bench/out")
     parser.add_argument("--load-rows", type=int, default=1_000_000, help="contacts in the load test (0 skips)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: queries,pandas,pages,load")
+    parser.add_argument("--queries", default="", help="comma-separated query names (default: all)")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages to render")
     parser.add_argument("--report-only", action="store_true",
                         help="no runs: combine every WORKDIR/results_*.json into one report")
     args = parser.parse_args(argv)
@@ -395,12 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         path, build_s = ensure_db(workdir, size)
         block = {"db": str(path), "build_s": build_s, "counts": db.table_counts(db=path),
                  "mib": round(path.stat().st_size / 2**20)}
-        block["queries"] = [] if "queries" in skip else bench_queries(path, args.repeat)
+        only = set(filter(None, args.queries.split(","))) or None
+        block["queries"] = [] if "queries" in skip else bench_queries(path, args.repeat, only)
         duck = {r["query"]: r["median_s"] for r in block["queries"] if "median_s" in r}
         if "pandas" not in skip:
             block["pandas"] = bench_pandas(path, args.repeat, duck) if duck else []
         if "pages" not in skip:
-            block["pages"] = bench_pages(path)
+            block["pages"] = bench_pages(path, pages=tuple(filter(None, args.pages.split(","))))
         if "load" not in skip and args.load_rows:
             block["load"] = bench_load(workdir, path, args.load_rows)
         db.close(path)
