@@ -7,6 +7,7 @@ import io
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 

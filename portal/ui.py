@@ -243,17 +243,22 @@ def empty_state(key: str = "common.empty") -> None:
 
 
 def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
-    """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked."""
+    """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked.
+
+    The files are built only when a button is clicked, so a large table does not slow every rerun.
+    """
     frame = masking.mask_frame(frame, current_role())
     left, right, _ = st.columns([1, 1, 6])
     left.download_button(
-        t("common.download_csv"), export.to_csv_bytes(frame), file_name=f"{stem}.csv",
+        t("common.download_csv"), lambda: export.to_csv_bytes(frame), file_name=f"{stem}.csv",
         mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
     )
+    too_large = len(frame) > export.XLSX_MAX_ROWS
     right.download_button(
-        t("common.download_xlsx"), export.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+        t("common.download_xlsx"), lambda: export.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore",
+        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large,
+        help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
     )
 
 

@@ -11,6 +11,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
     echo "browser tests need Debian's chromium: sudo apt-get install -y chromium fonts-wqy-microhei" >&2
   fi
 fi
+# Java for the Spark parity test (it skips with a reason when Java is missing and apt is not available).
+if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  (apt-get update && apt-get install -y openjdk-17-jre-headless) >>/tmp/portal-apt.log 2>&1 \
+    || echo "could not install Java: the Spark parity test will be skipped" >&2
+fi
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 python -m ruff check portal tests bench
 exec python -m pytest -q -p no:cacheprovider "$@"

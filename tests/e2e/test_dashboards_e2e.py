@@ -73,8 +73,11 @@ def _pick_product(page, product: str) -> None:
     wait_for_app(page)
     box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(
         has_text=t("filters.product", "en"))
+    label = i18n.label("product", product, "en")
     box.locator("input").click()
-    page.get_by_role("option", name=i18n.label("product", product, "en"), exact=True).click()
+    # typing opens the list even when a rerun closed it right after the click, and filters it
+    page.keyboard.type(label)
+    page.get_by_role("option", name=label, exact=True).click()
     page.keyboard.press("Escape")
     wait_for_app(page)
 
