@@ -709,9 +709,25 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
     cur.execute(f"create or replace temp table _changed as select {col_list} from _typed where _errs is null "  # noqa: S608 (identifiers from the model allow-list)
                 f"except select {col_list} from {dataset} t semi join (select {', '.join(spec.keys)} from _typed "
                 f"where _errs is null) n on {on}")
+    # Columns the upload does not carry (the complaint workbench's ticket, assignee, answer...) survive
+    # a changed row: keep them aside, then put them back on the new version of the row.
+    extra = [c for (c,) in cur.execute(
+        "select column_name from information_schema.columns where table_name = $t order by ordinal_position",
+        {"t": dataset}).fetchall() if c not in cols and c != "upload_id"]
+    if extra:
+        kept = ", ".join([*spec.keys, *extra])
+        cur.execute(f"create or replace temp table _kept as select {kept} from {dataset} t "  # noqa: S608 (identifiers from the model allow-list and the catalog)
+                    f"semi join _changed n on {on}")
     cur.execute(f"delete from {dataset} t where exists (select 1 from _changed n where {on})")  # noqa: S608 (identifiers from the model allow-list)
-    cur.execute(f"insert into {dataset} ({col_list}, upload_id) select {col_list}, $uid from _changed",  # noqa: S608 (identifiers from the model allow-list)
-                {"uid": upload_id})
+    if extra:
+        keep_on = " and ".join(f"k.{k} = n.{k}" for k in spec.keys)
+        cur.execute(f"insert into {dataset} ({col_list}, {', '.join(extra)}, upload_id) "  # noqa: S608 (identifiers from the model allow-list and the catalog)
+                    f"select {', '.join('n.' + c for c in cols)}, {', '.join('k.' + c for c in extra)}, $uid "
+                    f"from _changed n left join _kept k on {keep_on}", {"uid": upload_id})
+        cur.execute("drop table _kept")
+    else:
+        cur.execute(f"insert into {dataset} ({col_list}, upload_id) select {col_list}, $uid from _changed",  # noqa: S608 (identifiers from the model allow-list)
+                    {"uid": upload_id})
     changed = cur.execute("select count(*) from _changed").fetchall()[0][0]
     cur.execute("drop table _changed")
     return changed
