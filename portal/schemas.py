@@ -262,6 +262,14 @@ UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 # Named-query result models: columns and their order are the contract.
 
 
+class _ResultConfig:
+    """Named-query results: exactly the contract's columns, in order, coerced to their types."""
+
+    strict = True
+    ordered = True
+    coerce = True
+
+
 class DelinquencyBucketsResult(pa.DataFrameModel):
     """Result of queries/delinquency_buckets.sql."""
 
@@ -271,10 +279,7 @@ class DelinquencyBucketsResult(pa.DataFrameModel):
     outstanding: Series[float] = pa.Field(ge=0)
     overdue_amount: Series[float] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
+    Config = _ResultConfig
 
 
 class RollRatesResult(pa.DataFrameModel):
@@ -286,10 +291,7 @@ class RollRatesResult(pa.DataFrameModel):
     loans: Series[int] = pa.Field(ge=0)
     share: Series[float] = pa.Field(ge=0, le=1)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
+    Config = _ResultConfig
 
 
 class FilterOptionsResult(pa.DataFrameModel):
@@ -299,10 +301,7 @@ class FilterOptionsResult(pa.DataFrameModel):
     value: Series[str]
     loans: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
+    Config = _ResultConfig
 
 
 class MonthEndsResult(pa.DataFrameModel):
@@ -311,16 +310,7 @@ class MonthEndsResult(pa.DataFrameModel):
     as_of: Series[pa.DateTime]
     loans: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
-
-
-class _ResultConfig:
-    strict = True
-    ordered = True
-    coerce = True
+    Config = _ResultConfig
 
 
 class DelinquencyFunnelResult(pa.DataFrameModel):
@@ -772,10 +762,7 @@ class UploadHistoryResult(pa.DataFrameModel):
     replaces_upload_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
     message: Series[str] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
+    Config = _ResultConfig
 
 
 class QuarantineRowsResult(pa.DataFrameModel):
@@ -788,10 +775,7 @@ class QuarantineRowsResult(pa.DataFrameModel):
     reason_args: Series[str] = pa.Field(nullable=True)
     raw_row: Series[str]
 
-    class Config:
-        strict = True
-        ordered = True
-        coerce = True
+    Config = _ResultConfig
 
 
 class RiskFeaturesResult(pa.DataFrameModel):

@@ -84,3 +84,9 @@ def test_pages_hold_no_sql_and_no_literal_ui_text():
         text = path.read_text(encoding="utf-8")
         assert "import duckdb" not in text and "db.read(" not in text and "db.write(" not in text, path.name
         assert not literal_call.search(text), f"{path.name} has literal UI text: {literal_call.search(text)[0]}"
+
+
+def test_result_schemas_pin_columns_and_order():
+    for name, model in RESULT_SCHEMAS.items():
+        schema = model.to_schema()
+        assert schema.strict is True and schema.ordered and schema.coerce, name
