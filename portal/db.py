@@ -123,7 +123,7 @@ class NamedQuery:
             elif param.required:
                 raise QueryError(f"query {self.name} needs --param {name}=<{param.type}>")
             else:
-                bound[name] = param.coerce(param.default) if param.default != "null" else None
+                bound[name] = param.coerce(param.default)
         return bound
 
 
