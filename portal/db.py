@@ -266,6 +266,9 @@ def query(name: str, *, db: str | Path | None = None, **params: Any) -> pd.DataF
     """Run the named query `queries/NAME.sql` with bound `$params` and return a DataFrame."""
     q = get_query(name)
     bound = q.bind(params)
+    from portal import derived  # late import: derived uses this module
+
+    derived.ensure_fresh(derived.used_by(q.sql), db=db)
     cur = cursor(db)
     try:
         return cur.execute(q.sql, bound).df()

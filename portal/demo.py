@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from portal import complaints as complaint_log
-from portal import config, db, taxonomy
+from portal import config, db, derived, taxonomy
 
 DEFAULT_END_MONTH = dt.date(2026, 10, 31)
 MONTHS = 12
@@ -471,6 +471,7 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
                     {"agency": PLANTED_AGENCY, "start": PLANTED_ACTION_START})
         for name in ("g_customers", "g_loans", "g_snapshots", "g_contacts", "g_payments", "g_complaints", "g_agents"):
             cur.unregister(name)
+        derived.refresh_all(cur)
         return {t: cur.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: S608 (fixed allow-list)
                 for t in ("customers", "loans", "snapshots", "contacts", "payments", "complaints")}
 

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal import db
+from portal import db, derived
 
 MANIFEST = "portal_manifest.json"  # no leading underscore: Spark hides such files
 
@@ -51,10 +51,13 @@ def _columns(table: str, database) -> list[tuple[str, str]]:
 def export(out_dir: str | Path, *, database=None, tables: list[str] | None = None) -> ExportSummary:
     """Write the allow-listed tables under out_dir as partitioned Parquet plus a manifest."""
     out = Path(out_dir).resolve()
-    names = list(EXPORT_TABLES) if tables is None else tables
-    unknown = [t for t in names if t not in EXPORT_TABLES]
+    # The derived tables go along, fresh, so the named queries that read them run on Spark unchanged.
+    allowed = {**EXPORT_TABLES, **{name: (None, None) for name in derived.tables()}}
+    names = list(allowed) if tables is None else tables
+    unknown = [t for t in names if t not in allowed]
     if unknown:
-        raise db.QueryError(f"cannot export {unknown[0]!r}; tables: {', '.join(EXPORT_TABLES)}")
+        raise db.QueryError(f"cannot export {unknown[0]!r}; tables: {', '.join(allowed)}")
+    derived.ensure_fresh([t for t in names if t in derived.tables()], db=database)
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, dict] = {}
     rows: dict[str, int] = {}
@@ -62,7 +65,7 @@ def export(out_dir: str | Path, *, database=None, tables: list[str] | None = Non
         columns = _columns(table, database)
         if not columns:
             continue
-        partition, expression = EXPORT_TABLES[table]
+        partition, expression = allowed[table]
         target = out / table
         if target.exists():
             shutil.rmtree(target)

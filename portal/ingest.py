@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from portal import cfpb, config, schemas, taxonomy
+from portal import cfpb, config, derived, schemas, taxonomy
 from portal import complaints as complaint_log
 from portal import db as portal_db
 from portal.i18n import t
@@ -703,6 +703,7 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
                           f"from _typed where _errs is null) n on {on}").fetchall()[0][0]
     if overlap == 0:
         # No key is loaded yet (a first load): insert straight away, no comparison needed.
+        _collect_affected(cur, dataset, "(select * from _typed where _errs is null)", None)
         cur.execute(f"insert into {dataset} ({col_list}, upload_id) select {col_list}, $uid from _typed "  # noqa: S608 (allow-listed)
                     "where _errs is null", {"uid": upload_id})
         return -1
@@ -718,6 +719,7 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
         kept = ", ".join([*spec.keys, *extra])
         cur.execute(f"create or replace temp table _kept as select {kept} from {dataset} t "  # noqa: S608 (identifiers from the model allow-list and the catalog)
                     f"semi join _changed n on {on}")
+    _collect_affected(cur, dataset, "_changed", f"(select * from {dataset} t semi join _changed n on {on})")  # noqa: S608 (allow-listed)
     cur.execute(f"delete from {dataset} t where exists (select 1 from _changed n where {on})")  # noqa: S608 (identifiers from the model allow-list)
     if extra:
         keep_on = " and ".join(f"k.{k} = n.{k}" for k in spec.keys)
@@ -731,6 +733,49 @@ def _upsert(cur: Any, dataset: str, upload_id: int) -> int:
     changed = cur.execute("select count(*) from _changed").fetchall()[0][0]
     cur.execute("drop table _changed")
     return changed
+
+
+def _collect_affected(cur: Any, dataset: str, new_rows: str, old_rows: str | None) -> None:
+    """Fill `_affected_loans` (and `_affected_span`) with what this upload changes, for derived tables.
+
+    new_rows and old_rows are fixed SQL relations (the accepted new rows and the stored versions
+    they replace). A customer change touches that customer's loans; a contact change spans the old
+    and new contact times; a customer or loan change spans every contact of the touched loans.
+    """
+    rows = new_rows if old_rows is None else f"(select * from {new_rows} union all by name select * from {old_rows})"  # noqa: S608
+    if dataset == "customers":
+        cur.execute("create or replace temp table _affected_loans as select distinct loan_id from loans "  # noqa: S608 (fixed relations)
+                    f"where customer_id in (select customer_id from {rows})")
+    else:
+        cur.execute(f"create or replace temp table _affected_loans as select distinct loan_id from {rows} "  # noqa: S608 (fixed relations)
+                    "where loan_id is not null")
+    if dataset == "contacts":
+        cur.execute(f"create or replace temp table _affected_span as select min(contact_at) as lo, "  # noqa: S608 (fixed relations)
+                    f"max(contact_at) as hi from {rows}")
+    elif dataset in ("customers", "loans"):
+        # a customers or loans upload does not change contacts: every contact of the touched loans
+        cur.execute("create or replace temp table _affected_span as select min(contact_at) as lo, "
+                    "max(contact_at) as hi from contacts where loan_id in (select loan_id from _affected_loans)")
+    else:
+        cur.execute("create or replace temp table _affected_span as select null::timestamptz as lo, "
+                    "null::timestamptz as hi")
+
+
+def _refresh_derived(cur: Any, dataset: str) -> None:
+    """Recompute the derived facts of the loans this upload touched, inside the load's transaction."""
+    exists = cur.execute("select count(*) from duckdb_tables() where temporary and table_name = "
+                         "'_affected_loans'").fetchone()[0]
+    if not exists:
+        return
+    if cur.execute("select count(*) from _affected_loans").fetchone()[0] == 0:  # no loan's facts change
+        cur.execute("drop table _affected_loans")
+        cur.execute("drop table _affected_span")
+        return
+    lo, hi = cur.execute("select lo, hi from _affected_span").fetchone()
+    derived.refresh(cur, derived.Change(frozenset({dataset}), full=False,
+                                        contact_span=None if lo is None else (lo, hi)))
+    cur.execute("drop table _affected_loans")
+    cur.execute("drop table _affected_span")
 
 
 def _record_complaint_imports(cur: Any, upload_id: int, actor: str) -> None:
@@ -854,6 +899,8 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             message = f"strict: nothing loaded because {rejected} of {total} rows are bad"
         else:
             _upsert(cur, dataset, upload_id)
+            step(0.75, "deriving")
+            _refresh_derived(cur, dataset)
             if dataset == "complaints":
                 _record_complaint_imports(cur, upload_id, uploaded_by)
             accepted = valid

@@ -150,6 +150,7 @@ def test_a_failure_mid_load_leaves_the_database_as_it_was(tmp_db, tmp_path):
     ingest.load_file("contacts", write_csv(tmp_path / "k.csv", CONTACT_HEADER, CONTACTS[:1]), db=tmp_db)
     before = snapshot(tmp_db)
     uploads_before = db.scalar("select count(*) from uploads", db=tmp_db)
+    derived_before = db.read("select * from derived_state order by name", db=tmp_db)
     changed = [list(r) for r in CONTACTS] + [["K8", "L404", *CONTACTS[1][2:]]]
     changed[0][CONTACT_HEADER.index("cost")] = "2.00"
     stages = []
@@ -162,8 +163,10 @@ def test_a_failure_mid_load_leaves_the_database_as_it_was(tmp_db, tmp_path):
     with pytest.raises(RuntimeError, match="power cut"):
         ingest.load_file("contacts", write_csv(tmp_path / "k2.csv", CONTACT_HEADER, changed), db=tmp_db,
                          progress=explode)
-    assert stages == ["reading", "validating", "loading", "recording"]
+    assert stages == ["reading", "validating", "loading", "deriving", "recording"]
     assert snapshot(tmp_db) == before
+    # the derived facts were recomputed inside the transaction, so they rolled back with it
+    assert db.read("select * from derived_state order by name", db=tmp_db).equals(derived_before)
     failed = db.read("select status, message from uploads order by upload_id desc limit 1", db=tmp_db).iloc[0]
     assert failed["status"] == "failed" and "rolled back: power cut" in failed["message"]
     assert db.scalar("select count(*) from uploads", db=tmp_db) == uploads_before + 1

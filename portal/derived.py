@@ -1,0 +1,249 @@
+"""Derived tables: facts computed from the uploaded datasets once per load, not on every page view.
+
+The dashboards' expensive steps (which contact earns each payment, whether each promise to pay was
+kept, month-level rollups of the book) do not depend on the filters a viewer picks, so they are kept
+in tables that the load path maintains in the same transaction as the upload. A named query reads
+them like any other table.
+
+Each derived table is `queries/derived/NAME.sql`: one SELECT over the base tables, whose header
+says how it is maintained:
+
+    -- derived: reads loans, contacts, payments
+    -- derived: key loan_id          (optional: rows depend only on their own loan's rows)
+
+A table with a `key loan_id` is refreshed per loan: after an upload, only the loans it touched are
+deleted and recomputed. The SELECT runs unchanged: inside the refresh, temporary views with the base
+tables' names shadow them and hold only the touched loans' rows. A table without a key is rebuilt
+whole when any table it reads changes. Code can also register a refresher of its own (the
+contact-policy engine keeps its breaches by time range) with `register()`.
+
+Freshness: `derived_state` stores, per derived table, a fingerprint of the base tables it reads
+(row counts and the newest upload id) and of its own SQL. `ensure_fresh()` runs before a named query
+that reads a derived table and rebuilds the stale ones, so data written without the load path (test
+fixtures, hand-run SQL) is never silently stale. A load refreshes and stamps in its own
+transaction, so the check finds nothing to do afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from portal import config
+from portal import db as portal_db
+
+log = logging.getLogger(__name__)
+
+BASE_TABLES = ("customers", "loans", "snapshots", "contacts", "payments", "complaints")
+_HEADER_RE = re.compile(r"^--\s*derived:\s*(?P<kind>reads|key)\s+(?P<value>[a-z_, ]+?)\s*$")
+_lock = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a write touched: the base tables written and, unless `full`, the loans whose rows changed.
+
+    When not full, the caller has filled the temp table `_affected_loans(loan_id)` on the same cursor,
+    and `contact_span` is the (min, max) contact_at of the contact rows added, changed or removed, or
+    of the touched loans' contacts when a customers or loans upload changed who owns them (None when
+    no contact is involved).
+    """
+
+    tables: frozenset[str]
+    full: bool = False
+    contact_span: tuple[Any, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """One derived table."""
+
+    name: str
+    reads: tuple[str, ...]
+    key: str | None = None
+    sql: str = ""
+    refresh: Callable[[Any, Change], None] | None = field(default=None, compare=False)
+    version: str = ""
+
+    @property
+    def signature(self) -> str:
+        return hashlib.sha256((self.sql + self.version).encode()).hexdigest()[:16]
+
+
+_registered: dict[str, Derived] = {}
+
+
+def register(name: str, reads: Iterable[str], refresh: Callable[[Any, Change], None], version: str = "") -> None:
+    """Add a derived table maintained by code: refresh(cur, change) must leave it correct for `change`."""
+    _registered[name] = Derived(name, tuple(reads), None, "", refresh, version)
+
+
+def parse(name: str, text: str) -> Derived:
+    """Read the `-- derived:` header of a derived-table SQL file."""
+    reads: tuple[str, ...] = ()
+    key = None
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        m = _HEADER_RE.match(line)
+        if m and m["kind"] == "reads":
+            reads = tuple(t.strip() for t in m["value"].split(",") if t.strip())
+        elif m:
+            key = m["value"].strip()
+    unknown = [t for t in reads if t not in BASE_TABLES]
+    if not reads or unknown:
+        raise portal_db.PortalDBError(f"queries/derived/{name}.sql: needs '-- derived: reads TABLE, ...' "
+                                      f"naming base tables ({', '.join(unknown) or 'none given'})")
+    if key not in (None, "loan_id"):
+        raise portal_db.PortalDBError(f"queries/derived/{name}.sql: only 'key loan_id' is supported")
+    return Derived(name, reads, key, text)
+
+
+@cache
+def _sql_tables() -> dict[str, Derived]:
+    out = {}
+    for path in sorted((config.QUERIES_DIR / "derived").glob("*.sql")):
+        out[path.stem] = parse(path.stem, path.read_text(encoding="utf-8"))
+    return out
+
+
+def tables() -> dict[str, Derived]:
+    """Every derived table, SQL-defined first, in a stable order."""
+    return {**_sql_tables(), **_registered}
+
+
+@cache
+def _uses(sql: str) -> tuple[str, ...]:
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", sql.lower()))
+    return tuple(name for name in tables() if name in words)
+
+
+def used_by(sql: str) -> tuple[str, ...]:
+    """The derived tables a statement mentions."""
+    return _uses(sql)
+
+
+def _fingerprint(cur: Any, reads: Iterable[str]) -> str:
+    parts = []
+    for table in reads:
+        # count(*) and max() over an indexed-by-zonemap column come from metadata: microseconds.
+        count, newest = cur.execute(
+            f"select count(*), coalesce(max(upload_id), -1) from {table}"  # noqa: S608 (allow-listed names)
+        ).fetchone()
+        parts.append(f"{table}:{count}:{newest}")
+    return "|".join(parts)
+
+
+def _stamp(cur: Any, d: Derived, seconds: float) -> None:
+    cur.execute(
+        "insert or replace into derived_state (name, fingerprint, signature, refreshed_at, seconds) "
+        "values ($n, $f, $s, now(), $sec)",
+        {"n": d.name, "f": _fingerprint(cur, d.reads), "s": d.signature, "sec": seconds},
+    )
+
+
+def _exists(cur: Any, name: str) -> bool:
+    return bool(cur.execute(
+        "select count(*) from information_schema.tables where table_schema = 'main' and table_name = $n",
+        {"n": name}).fetchone()[0])
+
+
+def _shadow(cur: Any, d: Derived) -> list[str]:
+    """Temp views named like the base tables, holding only the affected loans' rows."""
+    catalog = cur.execute("select current_database()").fetchone()[0].replace('"', '""')
+    made = []
+    for table in d.reads:
+        if table == "customers":
+            where = (f'customer_id in (select customer_id from "{catalog}".main.loans '  # noqa: S608 (catalog name)
+                     "where loan_id in (select loan_id from _affected_loans))")
+        elif table in ("loans", "snapshots", "contacts", "payments", "complaints"):
+            where = "loan_id in (select loan_id from _affected_loans)"
+        cur.execute(f'create or replace temp view {table} as select * from "{catalog}".main.{table} '  # noqa: S608 (allow-listed names)
+                    f"where {where}")
+        made.append(table)
+    return made
+
+
+def _refresh_one(cur: Any, d: Derived, change: Change) -> None:
+    started = time.perf_counter()
+    if d.refresh is not None:
+        d.refresh(cur, change)
+    elif change.full or d.key is None or not _exists(cur, d.name):
+        cur.execute(f"create or replace table {d.name} as {d.sql}")  # noqa: S608 (file from the package)
+    else:
+        cur.execute(f"delete from {d.name} where {d.key} in (select loan_id from _affected_loans)")  # noqa: S608
+        views = _shadow(cur, d)
+        try:
+            cur.execute(f"insert into {d.name} {d.sql}")  # noqa: S608 (file from the package)
+        finally:
+            for view in views:
+                cur.execute(f"drop view if exists temp.{view}")
+    seconds = time.perf_counter() - started
+    _stamp(cur, d, seconds)
+    log.info("derived %s refreshed in %.2f s (%s)", d.name, seconds, "full" if change.full else "incremental")
+
+
+def refresh(cur: Any, change: Change) -> list[str]:
+    """Bring every derived table that reads a changed base table up to date; return their names.
+
+    Runs on the caller's cursor, inside the caller's transaction, so a load and its derived facts
+    commit together or not at all.
+    """
+    done = []
+    with _lock:
+        for d in tables().values():
+            if change.tables & set(d.reads):
+                _refresh_one(cur, d, change)
+                done.append(d.name)
+    return done
+
+
+def refresh_all(cur: Any) -> list[str]:
+    """Rebuild every derived table from scratch (after a bulk build such as the demo)."""
+    return refresh(cur, Change(frozenset(BASE_TABLES), full=True))
+
+
+def stale(cur: Any, names: Iterable[str] | None = None) -> list[str]:
+    """The derived tables (of `names`, default all) whose stamp no longer matches the data or the SQL."""
+    wanted = tables() if names is None else {n: tables()[n] for n in names}
+    stamps = {row[0]: (row[1], row[2]) for row in cur.execute(
+        "select name, fingerprint, signature from derived_state").fetchall()}
+    out = []
+    for name, d in wanted.items():
+        stamp = stamps.get(name)
+        if stamp is None or stamp[1] != d.signature or stamp[0] != _fingerprint(cur, d.reads):
+            out.append(name)
+    return out
+
+
+def ensure_fresh(names: Iterable[str], *, db: Any = None) -> list[str]:
+    """Rebuild (whole) the given derived tables that are stale; return the names rebuilt."""
+    names = tuple(names)
+    if not names:
+        return []
+    cur = portal_db.cursor(db)
+    try:
+        todo = stale(cur, names)
+    finally:
+        cur.close()
+    if not todo:
+        return []
+    with _lock:
+        def work(cur: Any) -> list[str]:
+            again = stale(cur, todo)
+            for name in again:
+                _refresh_one(cur, tables()[name], Change(frozenset(BASE_TABLES), full=True))
+            return again
+
+        rebuilt = portal_db.write(work, db=db)
+    if rebuilt:
+        log.warning("derived tables %s were stale (data written outside the load path): rebuilt",
+                    ", ".join(rebuilt))
+    return rebuilt

@@ -1,0 +1,122 @@
+"""Derived tables (portal/derived.py): maintained by the load path, incremental per loan, never stale.
+
+The reference for every check is the derived table's own SELECT run from scratch over the base
+tables: an incremental refresh after an upload must leave exactly those rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from portal import db, derived, ingest
+
+
+def _from_scratch(name: str, path) -> pd.DataFrame:
+    frame = db.read(derived.tables()[name].sql, db=path)
+    return _ordered(frame)
+
+
+def _stored(name: str, path) -> pd.DataFrame:
+    return _ordered(db.read(f"select * from {name}", db=path))  # noqa: S608 (test, fixed names)
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+
+
+def _sql_tables() -> list[str]:
+    return [name for name, d in derived.tables().items() if d.sql]
+
+
+def test_every_derived_file_declares_what_it_reads():
+    assert _sql_tables(), "queries/derived/ holds at least one table"
+    for d in derived.tables().values():
+        assert set(d.reads) <= set(derived.BASE_TABLES)
+
+
+def test_header_errors_are_one_line():
+    with pytest.raises(db.PortalDBError, match="reads TABLE"):
+        derived.parse("bad", "-- no header\nselect 1")
+    with pytest.raises(db.PortalDBError, match="key loan_id"):
+        derived.parse("bad", "-- derived: reads contacts\n-- derived: key contact_id\nselect 1")
+
+
+def test_demo_build_leaves_every_derived_table_fresh(demo_db):
+    cur = db.cursor(demo_db)
+    try:
+        assert derived.stale(cur) == []
+    finally:
+        cur.close()
+    for name in _sql_tables():
+        pd.testing.assert_frame_equal(_stored(name, demo_db), _from_scratch(name, demo_db))
+
+
+def test_contacts_upload_refreshes_only_touched_loans_and_matches_a_rebuild(demo_db, tmp_path):
+    # New reaching contacts just before existing payments of three loans: their payments change hands.
+    payments = db.read("select loan_id, paid_at from payments order by payment_id limit 3", db=demo_db)
+    rows = []
+    for i, (loan_id, paid_at) in enumerate(payments.itertuples(index=False)):
+        at = (paid_at - pd.Timedelta(minutes=5)).isoformat()
+        rows.append(f"KNEW{i},{loan_id},{at},visit,debtor,rpc,A001,,champion,,,9.50,2,")
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("contact_id,loan_id,contact_at,channel,party,outcome,agent_id,agency_id,strategy,ptp_amount,"
+                   "ptp_due_on,cost,collectors,duration_s\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    before = _stored("payment_attribution", demo_db)
+    result = ingest.load_file("contacts", csv, db=demo_db)
+    assert result.accepted == 3, result.message
+    after = _stored("payment_attribution", demo_db)
+    for name in _sql_tables():
+        pd.testing.assert_frame_equal(_stored(name, demo_db), _from_scratch(name, demo_db))
+    # the three payments now go to the new visits; no other payment moved
+    moved = after.merge(before, on="payment_id", suffixes=("", "_before"))
+    moved = moved[moved["contact_id"].fillna("") != moved["contact_id_before"].fillna("")]
+    assert sorted(moved["contact_id"]) == ["KNEW0", "KNEW1", "KNEW2"]
+    assert set(moved["channel"]) == {"visit"}
+    cur = db.cursor(demo_db)
+    try:
+        assert derived.stale(cur) == []
+        temp = cur.execute("select count(*) from duckdb_views() where temporary and view_name in "
+                           "('customers', 'loans', 'snapshots', 'contacts', 'payments')").fetchone()[0]
+        assert temp == 0, "the shadow views are dropped after the refresh"
+    finally:
+        cur.close()
+
+
+def test_rejected_upload_leaves_derived_tables_alone(demo_db, tmp_path):
+    csv = tmp_path / "contacts.csv"
+    csv.write_text("contact_id,loan_id,contact_at,channel,party,outcome,agent_id,agency_id,strategy,ptp_amount,"
+                   "ptp_due_on,cost,collectors,duration_s\nKX,NO_SUCH_LOAN,2026-01-01T10:00:00+08:00,phone,debtor,"
+                   "rpc,A001,,champion,,,1,,\n", encoding="utf-8")
+    before = db.read("select name, fingerprint, refreshed_at from derived_state order by name", db=demo_db)
+    result = ingest.load_file("contacts", csv, db=demo_db)
+    assert result.accepted == 0
+    after = db.read("select name, fingerprint, refreshed_at from derived_state order by name", db=demo_db)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_rows_written_outside_the_load_path_are_caught_before_a_query(demo_db):
+    loan_id, contact_at = db.read(
+        "select loan_id, contact_at from contacts where outcome = 'rpc' order by contact_id limit 1",
+        db=demo_db).iloc[0]
+    db.execute("insert into payments (payment_id, loan_id, paid_at, amount) values "
+               "('PHAND', $l, $t + interval 1 hour, 123.45)", {"l": loan_id, "t": contact_at}, db=demo_db)
+    cur = db.cursor(demo_db)
+    try:
+        assert "payment_attribution" in derived.stale(cur)
+    finally:
+        cur.close()
+    # db.query() runs this for the derived tables a named query mentions, before running it
+    assert derived.ensure_fresh(["payment_attribution"], db=demo_db) == ["payment_attribution"]
+    row = db.read("select contact_id, amount from payment_attribution where payment_id = 'PHAND'", db=demo_db)
+    assert len(row) == 1 and row["contact_id"].notna().all()
+    for name in _sql_tables():
+        pd.testing.assert_frame_equal(_stored(name, demo_db), _from_scratch(name, demo_db))
+
+
+def test_a_changed_definition_is_rebuilt(demo_db, monkeypatch):
+    d = derived.tables()["payment_attribution"]
+    changed = derived.Derived(d.name, d.reads, d.key, d.sql + "\n-- edited\n")
+    monkeypatch.setitem(derived._sql_tables(), d.name, changed)
+    assert derived.ensure_fresh([d.name], db=demo_db) == [d.name]
+    assert derived.ensure_fresh([d.name], db=demo_db) == []
