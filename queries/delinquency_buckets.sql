@@ -1,4 +1,5 @@
 -- Loans, outstanding principal and overdue amount per month-end and DPD bucket.
+-- Reads the month-level rollup book_flows (queries/derived/book_flows.sql), maintained on load.
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -6,56 +7,34 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
-    select loan_id
-    from loans
-    where
-        ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-),
-
-scoped_snapshots as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
-    select * from snapshots
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select * from snapshots
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-snapshots_in_scope as (
+scoped as (
     select
         as_of,
-        outstanding_principal,
-        overdue_amount,
-        case
-            when dpd = 0 then 'M0'
-            when dpd <= 30 then 'M1'
-            when dpd <= 60 then 'M2'
-            when dpd <= 90 then 'M3'
-            when dpd <= 120 then 'M4'
-            when dpd <= 150 then 'M5'
-            when dpd <= 180 then 'M6'
-            else 'M6+'
-        end as bucket
-    from scoped_snapshots
+        bucket_no,
+        loans,
+        outstanding,
+        overdue_amount
+    from book_flows
     where
         ($start::date is null or as_of >= $start::date)
         and ($end::date is null or as_of < $end::date)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 final as (
     select
         as_of,
-        bucket,
-        count(*) as loans,
-        cast(sum(outstanding_principal) as decimal(18, 2)) as outstanding,
-        cast(sum(overdue_amount) as decimal(18, 2)) as overdue_amount
-    from snapshots_in_scope
-    group by as_of, bucket
+        case bucket_no
+            when 0 then 'M0' when 1 then 'M1' when 2 then 'M2' when 3 then 'M3'
+            when 4 then 'M4' when 5 then 'M5' when 6 then 'M6' else 'M6+'
+        end as bucket,
+        sum(loans)::bigint as loans,
+        sum(outstanding)::decimal(18, 2) as outstanding,
+        sum(overdue_amount)::decimal(18, 2) as overdue_amount
+    from scoped
+    group by as_of, bucket_no
 )
 
 select * from final

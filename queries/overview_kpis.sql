@@ -34,38 +34,26 @@ months as (
     )
 ),
 
-scoped_snapshots as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
+scoped_flows as (
+    -- the month-level rollup book_flows (queries/derived/book_flows.sql), maintained on load: loans per
+    -- bucket at a month-end and per bucket at the next month-end (8 = missing there: closed)
     select
-        loan_id,
         as_of,
-        dpd,
-        outstanding_principal,
+        bucket_no,
+        next_no,
+        loans,
+        outstanding,
         overdue_amount
-    from snapshots
+    from book_flows
     where
         as_of in (
             $as_of::date,
             last_day($as_of::date - interval 1 month),
             last_day($as_of::date - interval 2 month)
         )
-        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        loan_id,
-        as_of,
-        dpd,
-        outstanding_principal,
-        overdue_amount
-    from snapshots
-    where
-        as_of in (
-            $as_of::date,
-            last_day($as_of::date - interval 1 month),
-            last_day($as_of::date - interval 2 month)
-        )
-        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 window_payments as (
@@ -113,28 +101,27 @@ window_contacts as (
 book as (
     select
         as_of,
-        count(*) as loans,
-        sum(outstanding_principal) as outstanding,
-        sum(overdue_amount) filter (where dpd >= 1) as overdue_balance,
-        count(*) filter (where dpd >= 1) as delinquent_loans
-    from scoped_snapshots
+        sum(loans) as loans,
+        sum(outstanding) as outstanding,
+        sum(overdue_amount) filter (where bucket_no >= 1) as overdue_balance,
+        sum(loans) filter (where bucket_no >= 1) as delinquent_loans
+    from scoped_flows
     group by as_of
 ),
 
 transitions as (
+    -- only loans delinquent at the previous month-end enter either rate; a loan missing at M (closed)
+    -- is in the denominators and in neither numerator
     select
         months.as_of,
-        count(*) filter (where prev_snap.dpd between 1 and 30) as m1_prev_loans,
-        count(*) filter (where prev_snap.dpd between 1 and 30 and this_snap.dpd between 31 and 60) as rolled_m1_m2,
-        count(*) filter (where prev_snap.dpd >= 1) as delinquent_prev_loans,
-        count(*) filter (where prev_snap.dpd >= 1 and this_snap.dpd = 0) as cured
+        coalesce(sum(prev_flows.loans) filter (where prev_flows.bucket_no = 1), 0) as m1_prev_loans,
+        coalesce(sum(prev_flows.loans) filter (where prev_flows.bucket_no = 1 and prev_flows.next_no = 2), 0)
+            as rolled_m1_m2,
+        coalesce(sum(prev_flows.loans), 0) as delinquent_prev_loans,
+        coalesce(sum(prev_flows.loans) filter (where prev_flows.next_no = 0), 0) as cured
     from months
-    -- only loans delinquent at the previous month-end enter either rate
-    inner join scoped_snapshots as prev_snap on months.prev_as_of = prev_snap.as_of and prev_snap.dpd >= 1
-    left join scoped_snapshots as this_snap
-        on
-            prev_snap.loan_id = this_snap.loan_id
-            and months.as_of = this_snap.as_of
+    inner join scoped_flows as prev_flows
+        on months.prev_as_of = prev_flows.as_of and prev_flows.bucket_no >= 1 and prev_flows.next_no is not null
     group by months.as_of
 ),
 

@@ -1,7 +1,8 @@
 -- Roll rates: of the loans in each bucket at month-end t, the share in each bucket at the next
 -- month-end t+1; a loan missing from the t+1 snapshot goes to `closed`. Shares of each (t, bucket) sum to 1.
--- Buckets are carried as small integers through the self-join (0 = M0 ... 7 = M6+, 8 = closed) and
--- named only after aggregation: the join is the whole cost at scale and narrow rows keep it fast.
+-- Reads the month-level rollup book_flows (queries/derived/book_flows.sql), maintained on load, which
+-- carries each loan's bucket at t and at t+1 (0 = M0 ... 7 = M6+, 8 = closed) as small integers.
+-- A month-end counts only when the next month-end has loans in scope, as when computed from snapshots.
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -9,80 +10,36 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
-    select loan_id
-    from loans
+scoped as (
+    select
+        as_of,
+        bucket_no,
+        next_no,
+        loans
+    from book_flows
     where
         ($product::varchar [] is null or list_contains($product::varchar [], product))
         and ($region::varchar [] is null or list_contains($region::varchar [], region))
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-scoped_snapshots as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
-    select loan_id, as_of, dpd from snapshots
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select loan_id, as_of, dpd from snapshots
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-bucketed as (
-    select
-        loan_id,
-        as_of,
-        cast(case
-            when dpd = 0 then 0
-            when dpd <= 30 then 1
-            when dpd <= 60 then 2
-            when dpd <= 90 then 3
-            when dpd <= 120 then 4
-            when dpd <= 150 then 5
-            when dpd <= 180 then 6
-            else 7
-        end as tinyint) as bucket_no
-    from scoped_snapshots
-),
-
 month_ends as (
-    select distinct as_of from bucketed
-),
-
-month_pairs as (
-    select
-        this_month.as_of,
-        next_month.as_of as next_as_of
-    from month_ends as this_month
-    inner join month_ends as next_month
-        on next_month.as_of = last_day(this_month.as_of + interval 1 month)
-    where
-        ($start::date is null or this_month.as_of >= $start::date)
-        and ($end::date is null or this_month.as_of < $end::date)
-),
-
-transitions as (
-    select
-        month_pairs.as_of,
-        from_snap.bucket_no as from_no,
-        coalesce(to_snap.bucket_no, 8) as to_no
-    from bucketed as from_snap
-    inner join month_pairs on from_snap.as_of = month_pairs.as_of
-    left join bucketed as to_snap
-        on
-            from_snap.loan_id = to_snap.loan_id
-            and to_snap.as_of = month_pairs.next_as_of
+    select distinct as_of from scoped
 ),
 
 counted as (
     select
-        as_of,
-        from_no,
-        to_no,
-        count(*) as loans
-    from transitions
-    group by as_of, from_no, to_no
+        scoped.as_of,
+        scoped.bucket_no as from_no,
+        scoped.next_no as to_no,
+        sum(scoped.loans) as loans
+    from scoped
+    semi join month_ends on month_ends.as_of = last_day(scoped.as_of + interval 1 month)
+    where
+        scoped.next_no is not null
+        and ($start::date is null or scoped.as_of >= $start::date)
+        and ($end::date is null or scoped.as_of < $end::date)
+    group by scoped.as_of, scoped.bucket_no, scoped.next_no
 ),
 
 final as (
@@ -96,7 +53,7 @@ final as (
             when 0 then 'M0' when 1 then 'M1' when 2 then 'M2' when 3 then 'M3'
             when 4 then 'M4' when 5 then 'M5' when 6 then 'M6' when 7 then 'M6+' else 'closed'
         end as to_bucket,
-        loans,
+        loans::bigint as loans,
         loans / sum(loans) over (partition by as_of, from_no) as share
     from counted
 )

@@ -22,7 +22,7 @@ def _stored(name: str, path) -> pd.DataFrame:
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
 
 
 def _sql_tables() -> list[str]:
