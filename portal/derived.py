@@ -13,7 +13,11 @@ says how it is maintained:
 
 A table with a `key loan_id` is refreshed per loan: after an upload, only the loans it touched are
 deleted and recomputed. The SELECT runs unchanged: inside the refresh, temporary views with the base
-tables' names shadow them and hold only the touched loans' rows. A table without a key is rebuilt
+tables' names shadow them and hold only the touched loans' rows. A table with `key month_end` (a
+month-level rollup whose month_end column is the last day of a calendar month in the portal's time
+zone) is refreshed per month: the months the upload's rows fall in are deleted and recomputed from
+shadow views holding only those months' contacts, payments and snapshots; an upload of loans or
+customers (which moves rows between the rollup's dimensions) rebuilds it whole. A table without a key is rebuilt
 whole when any table it reads changes. Code can also register a refresher of its own (the
 contact-policy engine keeps its breaches by time range) with `register()`.
 
@@ -53,12 +57,14 @@ class Change:
     When not full, the caller has filled the temp table `_affected_loans(loan_id)` on the same cursor,
     and `contact_span` is the (min, max) contact_at of the contact rows added, changed or removed, or
     of the touched loans' contacts when a customers or loans upload changed who owns them (None when
-    no contact is involved).
+    no contact is involved). `span` is the (min, max) of the written table's own time column
+    (contact_at, paid_at or as_of) over the rows added, changed or removed.
     """
 
     tables: frozenset[str]
     full: bool = False
     contact_span: tuple[Any, Any] | None = None
+    span: tuple[Any, Any] | None = None  # (min, max) of the written rows' own time column, old and new
 
 
 @dataclass(frozen=True)
@@ -101,8 +107,8 @@ def parse(name: str, text: str) -> Derived:
     if not reads or unknown:
         raise portal_db.PortalDBError(f"queries/derived/{name}.sql: needs '-- derived: reads TABLE, ...' "
                                       f"naming base tables ({', '.join(unknown) or 'none given'})")
-    if key not in (None, "loan_id"):
-        raise portal_db.PortalDBError(f"queries/derived/{name}.sql: only 'key loan_id' is supported")
+    if key not in (None, "loan_id", "month_end"):
+        raise portal_db.PortalDBError(f"queries/derived/{name}.sql: the key is loan_id or month_end")
     return Derived(name, reads, key, text)
 
 
@@ -155,12 +161,23 @@ def _exists(cur: Any, name: str) -> bool:
         {"n": name}).fetchone()[0])
 
 
+_MONTH_FILTERS = {
+    "contacts": "contact_at >= (select lo from _affected_months) and contact_at < (select hi from _affected_months)",
+    "payments": "paid_at >= (select lo from _affected_months) and paid_at < (select hi from _affected_months)",
+    "snapshots": "as_of >= (select lo from _affected_months)::date and as_of < (select hi from _affected_months)::date",
+}
+
+
 def _shadow(cur: Any, d: Derived) -> list[str]:
-    """Temp views named like the base tables, holding only the affected loans' rows."""
+    """Temp views named like the base tables, holding only the affected loans' (or months') rows."""
     catalog = cur.execute("select current_database()").fetchone()[0].replace('"', '""')
     made = []
     for table in d.reads:
-        if table == "customers":
+        if d.key == "month_end":
+            if table not in _MONTH_FILTERS:
+                continue
+            where = _MONTH_FILTERS[table]
+        elif table == "customers":
             where = (f'customer_id in (select customer_id from "{catalog}".main.loans '  # noqa: S608 (catalog name)
                      "where loan_id in (select loan_id from _affected_loans))")
         elif table in ("loans", "snapshots", "contacts", "payments", "complaints"):
@@ -175,16 +192,27 @@ def _refresh_one(cur: Any, d: Derived, change: Change) -> None:
     started = time.perf_counter()
     if d.refresh is not None:
         d.refresh(cur, change)
-    elif change.full or d.key is None or not _exists(cur, d.name):
+    elif (change.full or d.key is None or not _exists(cur, d.name)
+          or (d.key == "month_end" and (change.span is None or change.tables & {"loans", "customers"}))):
         cur.execute(f"create or replace table {d.name} as {d.sql}")  # noqa: S608 (file from the package)
     else:
-        cur.execute(f"delete from {d.name} where {d.key} in (select loan_id from _affected_loans)")  # noqa: S608
+        if d.key == "month_end":
+            # the whole calendar months (portal time zone) the changed rows fall in
+            cur.execute("create or replace temp table _affected_months as select "
+                        "date_trunc('month', $lo::timestamptz::date)::date::timestamptz as lo, "
+                        "(last_day($hi::timestamptz::date) + 1)::timestamptz as hi",
+                        {"lo": change.span[0], "hi": change.span[1]})
+            cur.execute(f"delete from {d.name} where month_end >= (select lo from _affected_months)::date "  # noqa: S608
+                        "and month_end < (select hi from _affected_months)::date")
+        else:
+            cur.execute(f"delete from {d.name} where {d.key} in (select loan_id from _affected_loans)")  # noqa: S608
         views = _shadow(cur, d)
         try:
             cur.execute(f"insert into {d.name} {d.sql}")  # noqa: S608 (file from the package)
         finally:
             for view in views:
                 cur.execute(f"drop view if exists temp.{view}")
+            cur.execute("drop table if exists _affected_months")
     seconds = time.perf_counter() - started
     _stamp(cur, d, seconds)
     log.info("derived %s refreshed in %.2f s (%s)", d.name, seconds, "full" if change.full else "incremental")
@@ -244,6 +272,6 @@ def ensure_fresh(names: Iterable[str], *, db: Any = None) -> list[str]:
 
         rebuilt = portal_db.write(work, db=db)
     if rebuilt:
-        log.warning("derived tables %s were stale (data written outside the load path): rebuilt",
-                    ", ".join(rebuilt))
+        log.warning("derived tables %s were missing or stale (a new definition, or data written outside "
+                    "the load path): rebuilt", ", ".join(rebuilt))
     return rebuilt

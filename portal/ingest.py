@@ -759,6 +759,14 @@ def _collect_affected(cur: Any, dataset: str, new_rows: str, old_rows: str | Non
     else:
         cur.execute("create or replace temp table _affected_span as select null::timestamptz as lo, "
                     "null::timestamptz as hi")
+    # the time span the dataset's own rows cover, for the month-level rollups
+    time_column = {"contacts": "contact_at", "payments": "paid_at", "snapshots": "as_of::timestamptz"}
+    if dataset in time_column:
+        cur.execute(f"create or replace temp table _affected_time as select min({time_column[dataset]}) as lo, "  # noqa: S608 (fixed relations)
+                    f"max({time_column[dataset]}) as hi from {rows}")
+    else:
+        cur.execute("create or replace temp table _affected_time as select null::timestamptz as lo, "
+                    "null::timestamptz as hi")
 
 
 def _refresh_derived(cur: Any, dataset: str) -> None:
@@ -767,15 +775,14 @@ def _refresh_derived(cur: Any, dataset: str) -> None:
                          "'_affected_loans'").fetchone()[0]
     if not exists:
         return
-    if cur.execute("select count(*) from _affected_loans").fetchone()[0] == 0:  # no loan's facts change
-        cur.execute("drop table _affected_loans")
-        cur.execute("drop table _affected_span")
-        return
-    lo, hi = cur.execute("select lo, hi from _affected_span").fetchone()
-    derived.refresh(cur, derived.Change(frozenset({dataset}), full=False,
-                                        contact_span=None if lo is None else (lo, hi)))
-    cur.execute("drop table _affected_loans")
-    cur.execute("drop table _affected_span")
+    if cur.execute("select count(*) from _affected_loans").fetchone()[0] > 0:  # else no loan's facts change
+        lo, hi = cur.execute("select lo, hi from _affected_span").fetchone()
+        t_lo, t_hi = cur.execute("select lo, hi from _affected_time").fetchone()
+        derived.refresh(cur, derived.Change(frozenset({dataset}), full=False,
+                                            contact_span=None if lo is None else (lo, hi),
+                                            span=None if t_lo is None else (t_lo, t_hi)))
+    for temp in ("_affected_loans", "_affected_span", "_affected_time"):
+        cur.execute(f"drop table {temp}")
 
 
 def _record_complaint_imports(cur: Any, upload_id: int, actor: str) -> None:

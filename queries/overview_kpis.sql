@@ -56,46 +56,19 @@ scoped_flows as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-window_payments as (
+scoped_money as (
+    -- the month-level rollup book_money (queries/derived/book_money.sql), maintained on load:
+    -- payments and contact cost per calendar month, product, region and risk grade
     select
-        paid_at,
-        amount
-    from payments
+        month_end,
+        recovered_amount,
+        collection_cost
+    from book_money
     where
-        paid_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
-        and paid_at < ($as_of::date + 1)::timestamptz
-        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        paid_at,
-        amount
-    from payments
-    where
-        paid_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
-        and paid_at < ($as_of::date + 1)::timestamptz
-        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-window_contacts as (
-    select
-        contact_at,
-        cost
-    from contacts
-    where
-        contact_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
-        and contact_at < ($as_of::date + 1)::timestamptz
-        and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        contact_at,
-        cost
-    from contacts
-    where
-        contact_at >= (last_day($as_of::date - interval 2 month) + 1)::timestamptz
-        and contact_at < ($as_of::date + 1)::timestamptz
-        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
+        month_end in ($as_of::date, last_day($as_of::date - interval 1 month))
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 book as (
@@ -125,21 +98,14 @@ transitions as (
     group by months.as_of
 ),
 
-recovered as (
-    -- a payment on local date d belongs to the month ending last_day(d)
+money as (
+    -- a payment or contact on local date d belongs to the month ending last_day(d)
     select
-        last_day(paid_at::date) as as_of,
-        sum(amount) as recovered_amount
-    from window_payments
-    group by last_day(paid_at::date)
-),
-
-collection_cost as (
-    select
-        last_day(contact_at::date) as as_of,
-        sum(cost) as collection_cost
-    from window_contacts
-    group by last_day(contact_at::date)
+        month_end as as_of,
+        sum(recovered_amount) as recovered_amount,
+        sum(collection_cost) as collection_cost
+    from scoped_money
+    group by month_end
 ),
 
 scoped_complaints as (
@@ -197,9 +163,9 @@ final as (
         (transitions.rolled_m1_m2 / nullif(transitions.m1_prev_loans, 0))::double as roll_m1_m2,
         coalesce(transitions.delinquent_prev_loans, 0)::bigint as delinquent_prev_loans,
         (transitions.cured / nullif(transitions.delinquent_prev_loans, 0))::double as cure_rate,
-        coalesce(recovered.recovered_amount, 0)::decimal(18, 2) as recovered_amount,
-        coalesce(collection_cost.collection_cost, 0)::decimal(18, 2) as collection_cost,
-        round(collection_cost.collection_cost / nullif(recovered.recovered_amount, 0), 4)::double
+        coalesce(money.recovered_amount, 0)::decimal(18, 2) as recovered_amount,
+        coalesce(money.collection_cost, 0)::decimal(18, 2) as collection_cost,
+        round(money.collection_cost / nullif(money.recovered_amount, 0), 4)::double
             as cost_per_yuan_recovered,
         coalesce(complaint_counts.complaints, 0)::bigint as complaints,
         (coalesce(complaint_counts.complaints, 0) * 10000.0 / nullif(book.delinquent_loans, 0))::double
@@ -210,8 +176,7 @@ final as (
     from months
     inner join book on months.as_of = book.as_of
     left join transitions on months.as_of = transitions.as_of
-    left join recovered on months.as_of = recovered.as_of
-    left join collection_cost on months.as_of = collection_cost.as_of
+    left join money on months.as_of = money.as_of
     left join complaint_counts on months.as_of = complaint_counts.as_of
 )
 
