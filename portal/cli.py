@@ -66,6 +66,36 @@ def cmd_export_parquet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_derive(args: argparse.Namespace) -> int:
+    """Rebuild the derived tables (queries/derived/*.sql and the policy facts) on DuckDB, or on Spark."""
+    started = time.perf_counter()
+    if args.engine == "spark":
+        from portal import spark
+
+        rows = spark.derive(args.parquet, names=args.table or None)
+        done = ", ".join(f"{k} {v:,} rows" for k, v in rows.items())
+        print(f"derived on Spark in {time.perf_counter() - started:.1f} s: {done}")
+        return EXIT_OK
+    from portal import db, derived
+
+    known = derived.tables()
+    unknown = [t for t in args.table if t not in known]
+    if unknown:
+        raise db.QueryError(f"no derived table {unknown[0]!r}; tables: {', '.join(known)}")
+    names = args.table or list(known)
+
+    def work(cur) -> list[str]:
+        chosen = names if args.all else derived.stale(cur, names)
+        for name in chosen:
+            derived.refresh_one(cur, name)
+        return chosen
+
+    rebuilt = db.write(work, db=args.db)
+    took = time.perf_counter() - started
+    print(f"rebuilt {', '.join(rebuilt)} in {took:.1f} s" if rebuilt else "every derived table is up to date")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database."""
     from portal import demo
@@ -224,6 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir")
     p.set_defaults(func=cmd_export_parquet)
 
+    p = sub.add_parser("derive", help="rebuild the derived tables (rollups and facts kept up to date on load)")
+    p.add_argument("--all", action="store_true", help="rebuild every one, not only the stale ones (DuckDB)")
+    p.add_argument("--table", action="append", default=[], metavar="NAME", help="only this table (repeatable)")
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="spark computes them from a Parquet export and writes them into it")
+    p.add_argument("--parquet", default=None,
+                   help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
+    p.set_defaults(func=cmd_derive)
+
     p = sub.add_parser("audit", help="complaint audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
@@ -259,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `portal` command and return its exit code."""
-    from portal import db
+    from portal import db, policy
+
+    policy.register_derived()  # before a query or an export asks derived which tables exist
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -233,6 +233,11 @@ def refresh(cur: Any, change: Change) -> list[str]:
     return done
 
 
+def refresh_one(cur: Any, name: str) -> None:
+    """Rebuild one derived table from scratch on the caller's cursor (inside its transaction)."""
+    _refresh_one(cur, tables()[name], Change(frozenset(BASE_TABLES), full=True))
+
+
 def refresh_all(cur: Any) -> list[str]:
     """Rebuild every derived table from scratch (after a bulk build such as the demo)."""
     return refresh(cur, Change(frozenset(BASE_TABLES), full=True))

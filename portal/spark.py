@@ -98,6 +98,7 @@ _SPARK_TYPES = {
     "VARCHAR": "string", "DATE": "date", "TIMESTAMP WITH TIME ZONE": "timestamp",
     "TIMESTAMP": "timestamp_ntz", "INTEGER": "int", "BIGINT": "bigint", "DOUBLE": "double",
     "BOOLEAN": "boolean", "SMALLINT": "smallint", "FLOAT": "float", "HUGEINT": "decimal(38, 0)",
+    "TINYINT": "tinyint",
 }
 
 
@@ -296,3 +297,67 @@ def query(name: str, *, parquet: str | Path | None = None, **params: Any) -> pd.
         if type(exc).__module__.startswith("pyspark"):
             raise db.PortalDBError(f"query {name} failed on Spark: {str(exc).splitlines()[0]}") from exc
         raise
+
+
+_DUCKDB_TYPES = {
+    "StringType": "VARCHAR", "DateType": "DATE", "TimestampType": "TIMESTAMP WITH TIME ZONE",
+    "TimestampNTZType": "TIMESTAMP", "IntegerType": "INTEGER", "LongType": "BIGINT", "DoubleType": "DOUBLE",
+    "BooleanType": "BOOLEAN", "ShortType": "SMALLINT", "ByteType": "TINYINT", "FloatType": "FLOAT",
+}
+
+
+def _duckdb_type(data_type) -> str:
+    name = type(data_type).__name__
+    if name == "DecimalType":
+        return f"DECIMAL({data_type.precision},{data_type.scale})"
+    if name not in _DUCKDB_TYPES:
+        raise NotPortable(f"no DuckDB type for Spark type {data_type}")
+    return _DUCKDB_TYPES[name]
+
+
+def derive(parquet: str | Path | None = None, names: list[str] | None = None) -> dict[str, int]:
+    """Compute the SQL-defined derived tables on Spark from an export's base tables; write them back.
+
+    This is how a cluster keeps the dashboards' derived facts (queries/derived/*.sql) when the data
+    does not pass through DuckDB: the same SELECTs, transpiled, over the exported base tables. Each
+    table replaces its folder in the export (written beside it first, then swapped) and its entry in
+    the manifest. Returns rows per table. The export must be a folder this machine can write (local or
+    mounted, as for export-parquet); tables maintained by code (the contact-policy facts) are skipped.
+    """
+    import shutil
+
+    from portal import derived
+
+    folder = parquet_dir(parquet)
+    if _is_url(folder):
+        raise db.PortalDBError("derive writes to a local or mounted export folder; derive there, then sync")
+    manifest = manifest_of(folder)
+    spark = session(timezone=manifest.get("timezone"))
+    sql_tables = {n: d for n, d in derived.tables().items() if d.sql}
+    wanted = list(sql_tables) if names is None else names
+    unknown = [n for n in wanted if n not in sql_tables]
+    if unknown:
+        raise db.QueryError(f"no derived SQL table {unknown[0]!r}; tables: {', '.join(sql_tables)}")
+    rows = {}
+    for name in wanted:
+        missing = [t for t in sql_tables[name].reads if t not in manifest["tables"]]
+        if missing:
+            raise db.PortalDBError(f"the export in {folder} has no {missing[0]} table, which {name} reads")
+        with _lock:
+            _state["views"] = None  # register again: the export changes as this loop writes
+        register_views(spark, folder, manifest)
+        frame = spark.sql(to_spark_sql(sql_tables[name].sql))
+        target = Path(folder) / name
+        staged = Path(folder) / f".{name}.staged"  # a dot folder: Spark and the manifest ignore it
+        frame.write.mode("overwrite").parquet(str(staged))
+        shutil.rmtree(target, ignore_errors=True)
+        staged.rename(target)
+        rows[name] = spark.read.parquet(str(target)).count()
+        manifest["tables"][name] = {
+            "columns": [{"name": f.name, "type": _duckdb_type(f.dataType)} for f in frame.schema.fields],
+            "partition_by": None, "derived_partition": False, "rows": rows[name],
+        }
+        (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    with _lock:
+        _state["views"] = None
+    return rows

@@ -154,3 +154,17 @@ def test_an_upload_of_changed_rows_leaves_every_derived_table_as_a_rebuild(demo_
         assert derived.stale(cur) == []
     finally:
         cur.close()
+
+
+def test_cli_derive_rebuilds_stale_tables_or_all(demo_db, capsys):
+    from portal import cli
+
+    assert cli.main(["--db", str(demo_db), "derive"]) == 0
+    assert "every derived table is up to date" in capsys.readouterr().out
+    db.execute("delete from payments where payment_id = (select min(payment_id) from payments)", db=demo_db)
+    assert cli.main(["--db", str(demo_db), "derive"]) == 0
+    out = capsys.readouterr().out
+    assert "payment_attribution" in out and "book_money" in out and "book_flows" not in out
+    assert cli.main(["--db", str(demo_db), "derive", "--all", "--table", "book_flows"]) == 0
+    assert capsys.readouterr().out.startswith("rebuilt book_flows in ")
+    assert cli.main(["--db", str(demo_db), "derive", "--table", "nope"]) == 2
