@@ -7,7 +7,14 @@ shipped file. `load_packs()` validates them; `pack(name)` is the stable read API
 SQL never sees a formatted value: `sync_packs` copies the packs into the `rule_packs` table (and the
 complaint-issue mapping into `policy_issue_rules`) whenever a database is opened, and installs the
 engine, the table macro `policy_breaches(pack, start, end, customer)` from
-`queries/macros/policy_breaches.sql`, which the policy named queries join on `$pack`.
+`queries/macros/policy_breaches.sql`.
+
+The engine runs at load time, not per page view: the derived table `policy_breach_facts` (see the end
+of this module and portal/derived.py) holds every breach of every stored pack over the whole contact
+log, refreshed for the affected time range in the upload's own transaction, and rebuilt whole when the
+engine or a pack definition changes. The named queries policy_violations, policy_violation_details,
+policy_league, policy_violations_by_month and complaint_breaches read it (plain SQL, so they also run
+on Spark); policy_what_if runs the engine live, since a scenario pack is a one-off question.
 
 Complaint evidence ("supported by contact data") maps complaint issues to the rules that bear them
 out (table [complaint_issue_rules] of rule_packs.toml, the default shown in ISSUE_RULES):
@@ -41,7 +48,7 @@ from typing import Any
 
 import pandas as pd
 
-from portal import config, db, taxonomy
+from portal import config, db, derived, taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +271,7 @@ def sync_packs(cur: Any) -> bool:
     wanted = [_row(p) for p in packs.values()]
     have = cur.execute(_COMPARE).fetchall()
     wanted_tuples = sorted(tuple(_norm(r[c]) for c in _ROW_COLUMNS) for r in wanted)
-    changed = [tuple(_norm(v) for v in row) for row in have] != wanted_tuples
+    changed = packs_changed = [tuple(_norm(v) for v in row) for row in have] != wanted_tuples
     if changed:
         cur.execute("delete from rule_packs where not is_scenario")
         for row in wanted:
@@ -277,11 +284,16 @@ def sync_packs(cur: Any) -> bool:
         changed = True
     text, digest = _engine_sql()
     installed = cur.execute("select sha256 from policy_engine where name = $n", {"n": ENGINE_NAME}).fetchone()
-    if installed is None or installed[0] != digest:
+    engine_changed = installed is None or installed[0] != digest
+    if engine_changed:
         cur.execute(text)
         cur.execute("insert or replace into policy_engine values ($n, $sha, now())",
                     {"n": ENGINE_NAME, "sha": digest})
         changed = True
+    _register(wanted)
+    if packs_changed or engine_changed:
+        # the stored facts were computed under other definitions: rebuilt whole before the next read
+        cur.execute("delete from derived_state where name in ($f, $r)", {"f": FACTS_TABLE, "r": RULES_TABLE})
     return changed
 
 
@@ -348,3 +360,97 @@ def complaint_evidence(complaint_id: str, pack_name: str | None = None, *,
     frame = db.query("complaint_breaches", db=db_path, complaint_id=complaint_id,
                      pack=pack_name or config.setting("rule_pack"))
     return frame, bool(frame["matches_issue"].any()) if not frame.empty else False
+
+
+# --- Materialised breaches ---------------------------------------------------------------------------
+# The engine runs at load time, not per page view: policy_breach_facts holds every (pack, contact, rule)
+# breach of every stored non-scenario pack over the whole contact log, and the Conduct queries filter it
+# by pack and period. The engine's windows only look back (daily caps: the same local day; 7-in-7, calls
+# after a conversation, third party after a right-party contact: at most N days), so new or changed
+# contacts in [lo, hi] can only change the breaches of contacts in [lo - 1 day, hi + N days + 2 days):
+# an upload deletes the facts of that range and runs the engine over it alone (the macro reads its own
+# lookback before the range). Scenario (what-if) packs stay on the live engine.
+
+FACTS_TABLE = "policy_breach_facts"
+RULES_TABLE = "policy_pack_rules"
+FACTS_READS = ("customers", "loans", "contacts")
+_FACTS_LAYOUT = ("policy_breach_facts v1: pack, rule, contact_id, loan_id, customer_id, contact_at, local_time, "
+                 "channel, outcome, agent_id, agency_id; refresh range [lo - 1 day, hi + window + 2 days)")
+_FACTS_INSERT = """
+insert into policy_breach_facts
+select
+    $pack, rule, contact_id, loan_id, customer_id, contact_at, local_time, channel, outcome, agent_id, agency_id
+from policy_breaches($pack, $start::timestamptz, $end::timestamptz, null)
+"""
+_STORED_PACKS = """
+select
+    pack,
+    greatest(coalesce(third_party_after_rpc_days, 0), coalesce(call_window_days, 0),
+             coalesce(no_call_after_conversation_days, 0)) as window_days
+from rule_packs
+where not is_scenario
+order by pack
+"""
+
+
+def facts_version(rows: list[Mapping[str, Any]]) -> str:
+    """Version of the facts: the engine SQL, the facts layout and every (non-scenario) pack definition."""
+    text, _ = _engine_sql()
+    packs = sorted(repr(sorted((k, _norm(v)) for k, v in r.items())) for r in rows)
+    return hashlib.sha256("\n".join([_FACTS_LAYOUT, text, *packs]).encode("utf-8")).hexdigest()[:16]
+
+
+def _register(rows: list[Mapping[str, Any]]) -> None:
+    version = facts_version(rows)
+    derived.register(FACTS_TABLE, FACTS_READS, refresh_facts, version)
+    derived.register(RULES_TABLE, ("customers",), refresh_pack_rules, version)
+
+
+def _facts_stamped(cur: Any) -> bool:
+    """True when the stored facts were last computed under the current engine and packs."""
+    row = cur.execute("select signature from derived_state where name = $n", {"n": FACTS_TABLE}).fetchone()
+    return row is not None and row[0] == derived.tables()[FACTS_TABLE].signature
+
+
+def refresh_facts(cur: Any, change: derived.Change) -> None:
+    """derived refresher of policy_breach_facts: whole log when `change.full` (or the facts were computed
+    under other definitions), else only the range the changed contacts can affect."""
+    packs = cur.execute(_STORED_PACKS).fetchall()
+    if change.full or not _facts_stamped(cur):
+        cur.execute("delete from policy_breach_facts")
+        lo, end = cur.execute("select min(contact_at), max(contact_at) + interval 1 day from contacts").fetchone()
+        if lo is None:
+            return
+        for pack_name, _ in packs:
+            # stored by rule and loan: the per-rule distinct-loan counts then aggregate runs of equal keys
+            cur.execute(_FACTS_INSERT + "order by rule, loan_id, contact_at",
+                        {"pack": pack_name, "start": lo, "end": end})
+        return
+    if change.contact_span is None:
+        return
+    lo, hi = change.contact_span
+    for pack_name, window_days in packs:
+        start, end = cur.execute("select $lo::timestamptz - interval 1 day, $hi::timestamptz + to_days($d + 2)",
+                                 {"lo": lo, "hi": hi, "d": int(window_days)}).fetchone()
+        cur.execute("delete from policy_breach_facts where pack = $pack and contact_at >= $start "
+                    "and contact_at < $end", {"pack": pack_name, "start": start, "end": end})
+        cur.execute(_FACTS_INSERT, {"pack": pack_name, "start": start, "end": end})
+
+
+def refresh_pack_rules(cur: Any, change: derived.Change) -> None:
+    """derived refresher of policy_pack_rules: each stored pack's rules in display order (a few rows)."""
+    cur.execute("delete from policy_pack_rules")
+    cur.execute("insert into policy_pack_rules select pack, unnest(rules), generate_subscripts(rules, 1) "
+                "from rule_packs where not is_scenario")
+
+
+def register_derived() -> None:
+    """Register the policy derived tables with the packs of the current configuration (done on import;
+    sync_packs re-registers them with the packs it stores)."""
+    try:
+        _register([_row(p) for p in load_packs().values()])
+    except PolicyError:  # a broken pack file is reported when a database is opened (sync_on_open)
+        _register([])
+
+
+register_derived()

@@ -19,12 +19,14 @@ complaint as (
 ),
 
 breaches as (
-    select breaches.*
-    from complaint,
-        policy_breaches(
-            $pack, complaint.received_at - interval 30 days, complaint.received_at, complaint.customer_id
-        ) as breaches
-    where complaint.customer_id is not null
+    select policy_breach_facts.*
+    from policy_breach_facts
+    inner join complaint
+        on
+            policy_breach_facts.customer_id = complaint.customer_id
+            and policy_breach_facts.contact_at >= complaint.received_at - interval 30 days
+            and policy_breach_facts.contact_at < complaint.received_at
+    where policy_breach_facts.pack = $pack
 ),
 
 matched as (

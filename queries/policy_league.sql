@@ -7,7 +7,11 @@
 with
 
 breaches as (
-    select * from policy_breaches($pack, $start::timestamptz, $end::timestamptz, null)
+    select
+        agent_id,
+        agency_id
+    from policy_breach_facts
+    where pack = $pack and contact_at >= $start::timestamptz and contact_at < $end::timestamptz
 ),
 
 period_contacts as (

@@ -12,7 +12,13 @@
 with
 
 breaches as (
-    select * from policy_breaches($pack, $start::timestamptz, $end::timestamptz, $customer_id::varchar)
+    select *
+    from policy_breach_facts
+    where
+        pack = $pack
+        and contact_at >= $start::timestamptz
+        and contact_at < $end::timestamptz
+        and ($customer_id::varchar is null or customer_id = $customer_id::varchar)
 ),
 
 final as (

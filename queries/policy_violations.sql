@@ -1,6 +1,7 @@
 -- Contact-policy violations per rule of a rule pack, counted in excess contacts (DOMAIN.md, Policy
 -- violations): every rule of the pack has a row, 0 where no contact in [start, end) breaks it.
--- The engine is the table macro policy_breaches (queries/macros/policy_breaches.sql).
+-- Reads the breaches the engine (queries/macros/policy_breaches.sql) wrote at load time into
+-- policy_breach_facts (portal/policy.py); an unknown pack is an error.
 -- param: pack text = cn
 -- param: start date
 -- param: end date
@@ -12,14 +13,19 @@ requested as (
 
 pack_rules as (
     select
-        unnest(coalesce(rule_packs.rules, error('unknown rule pack ' || requested.pack))) as rule,
-        generate_subscripts(rule_packs.rules, 1) as rule_order
+        coalesce(policy_pack_rules.rule, error('unknown rule pack ' || requested.pack)) as rule,
+        policy_pack_rules.rule_order
     from requested
-    left join rule_packs on requested.pack = rule_packs.pack
+    left join policy_pack_rules on requested.pack = policy_pack_rules.pack
 ),
 
 breaches as (
-    select * from policy_breaches($pack, $start::timestamptz, $end::timestamptz, null)
+    select
+        rule,
+        loan_id,
+        agent_id
+    from policy_breach_facts
+    where pack = $pack and contact_at >= $start::timestamptz and contact_at < $end::timestamptz
 ),
 
 counted as (

@@ -1,9 +1,10 @@
 -- The contact-policy engine: one row per (contact, rule it breaks) for the contacts whose contact_at is
 -- in [period_start, period_end), under the rule pack `pack_name` (a row of rule_packs).
 -- only_customer restricts the work to one debtor's loans (complaint evidence); null means everyone.
--- Installed as a table macro by portal/policy.py (re-created when this file changes), so the named
--- queries policy_violations, policy_violation_details, policy_league, policy_violations_by_month,
--- policy_what_if and complaint_breaches share one definition.
+-- Installed as a table macro by portal/policy.py (re-created when this file changes). It runs at load
+-- time into the derived table policy_breach_facts (portal/policy.py: refresh_facts), which the Conduct
+-- and complaint queries read, and live for policy_what_if. Its windows only look back, so the breaches
+-- of [start, end) depend only on contacts in [start - lookback, end): refresh_facts relies on it.
 --
 -- Speed (20M contacts on 2 cores): time is epoch microseconds (no time-zone arithmetic per row except
 -- for zones with a DST change in the period); only quiet hours and the daily caps need the debtor, so

@@ -256,3 +256,131 @@ def test_a_loan_without_records_uses_the_packs_default_zone(log_db):
     row = run("policy_violation_details", log_db, pack="cn", loan_id="L99", **MARCH).iloc[0]
     assert pd.isna(row["customer_id"])  # no debtor on record
     assert str(row["local_time"]) == "2026-03-20 23:00:00"
+
+
+# --- Materialised facts (policy_breach_facts), maintained on load -----------------------------------
+
+FACT_COLUMNS = "pack, rule, contact_id, loan_id, customer_id, contact_at, local_time, channel, outcome, agent_id, agency_id"
+CONTACT_HEADER = ("contact_id,loan_id,contact_at,channel,party,outcome,agent_id,agency_id,strategy,ptp_amount,"
+                  "ptp_due_on,cost,collectors,duration_s\n")
+
+
+def stored_facts(path) -> pd.DataFrame:
+    return db.read(f"select {FACT_COLUMNS} from policy_breach_facts order by all", db=path)  # noqa: S608 (fixed)
+
+
+def facts_from_scratch(path) -> pd.DataFrame:
+    """The engine run directly over the whole log for every stored non-scenario pack."""
+    packs = db.read("select pack from rule_packs where not is_scenario order by pack", db=path)["pack"]
+    lo, end = db.read("select min(contact_at) as lo, max(contact_at) + interval 1 day as e from contacts",
+                      db=path).iloc[0]
+    frames = [db.read(f"select $pack as pack, {FACT_COLUMNS.split(', ', 1)[1]} "  # noqa: S608 (fixed columns)
+                      "from policy_breaches($pack, $lo::timestamptz, $end::timestamptz, null)",
+                      {"pack": p, "lo": lo, "end": end}, db=path) for p in packs]
+    return pd.concat(frames).sort_values(FACT_COLUMNS.split(", ")).reset_index(drop=True)
+
+
+def assert_facts_fresh(path) -> None:
+    from portal import derived
+
+    pd.testing.assert_frame_equal(stored_facts(path), facts_from_scratch(path))
+    cur = db.cursor(path)
+    try:
+        assert derived.stale(cur, [policy.FACTS_TABLE, policy.RULES_TABLE]) == []
+    finally:
+        cur.close()
+
+
+def test_queries_read_the_materialised_facts(log_db):
+    run("policy_violations", log_db, pack="cn", **MARCH)  # builds the facts (fixture rows were inserted directly)
+    assert_facts_fresh(log_db)
+    packs = db.read("select pack, count(*) as n from policy_breach_facts group by pack order by pack", db=log_db)
+    # cn: 4 + 2 + 1 + 1 + 1; us: 6 + 7 + 15; cn_strict: 7 + 4 + 3 + 2 + 1; what-if scenarios never stored
+    assert dict(zip(packs["pack"], packs["n"], strict=True)) == {"cn": 9, "cn_strict": 17, "us": 28}
+    policy.what_if("cn", {"connected_calls_per_day": 1}, dt.date(2026, 3, 1), dt.date(2026, 4, 1), db_path=log_db)
+    assert db.scalar("select count(distinct pack) from policy_breach_facts", db=log_db) == 3
+    rules = db.read("select rule from policy_pack_rules where pack = 'us' order by rule_order", db=log_db)
+    assert list(rules["rule"]) == ["quiet_hours", "calls_7_in_7", "call_after_conversation"]
+
+
+def test_contacts_upload_refreshes_the_affected_range_only_and_matches_a_rebuild(log_db, tmp_path):
+    from portal import ingest
+
+    before_cn = counts(run("policy_violations", log_db, pack="cn", **MARCH))
+    # A sentinel fact far outside any range the upload can touch: an incremental refresh leaves it.
+    db.execute("insert into policy_breach_facts values ('cn', 'quiet_hours', 'SENTINEL', 'L6', 'C5', "
+               "timestamptz '2025-06-01 23:00:00+08', timestamp '2025-06-01 23:00:00', 'phone', 'no_answer', "
+               "'A1', null)", db=log_db)
+    csv = tmp_path / "contacts.csv"
+    csv.write_text(CONTACT_HEADER
+                   # L2 (C1's other loan) at 08:30 on 03-11, before k50-k53 on L1: the debtor's connected
+                   # calls that day are now new, k50, k51, k52, k53, so k52 (uploaded earlier) is the 4th
+                   + "n1,L2,2026-03-11T08:30:00+08:00,phone,debtor,rpc,A8,,champion,,,1,,\n"
+                   # L4 on 03-09 12:00: within 7 days before k26 (03-16 10:00), which becomes the 8th call
+                   + "n2,L4,2026-03-09T12:00:00+08:00,phone,debtor,no_answer,A4,,champion,,,1,,\n",
+                   encoding="utf-8")
+    result = ingest.load_file("contacts", csv, db=log_db)
+    assert result.accepted == 2, result.message
+    assert db.scalar("select count(*) from policy_breach_facts where contact_id = 'SENTINEL'", db=log_db) == 1
+    db.execute("delete from policy_breach_facts where contact_id = 'SENTINEL'", db=log_db)
+    assert_facts_fresh(log_db)
+
+    after_cn = counts(run("policy_violations", log_db, pack="cn", **MARCH))
+    # k52 (L1, A1) joins k53 (L1, A1) and k57 (L2, A8)
+    assert after_cn["connected_calls_per_day"] == (3, 2, 2)
+    assert {r: v for r, v in after_cn.items() if r != "connected_calls_per_day"} == \
+        {r: v for r, v in before_cn.items() if r != "connected_calls_per_day"}
+    details = run("policy_violation_details", log_db, pack="cn", rule="connected_calls_per_day", **MARCH)
+    assert list(details["contact_id"]) == ["k52", "k53", "k57"]
+    assert counts(run("policy_violations", log_db, pack="us", **MARCH)) == {
+        "quiet_hours": (6, 2, 2),
+        # k26 (L4, A4) is now the 8th call in 7 days too: k26, k27 on L4 and k61..k66 on L1
+        "calls_7_in_7": (8, 2, 2),
+        # n1 is a conversation on L2: k56 (A8) follows it within 7 days, as k57 already did
+        "call_after_conversation": (16, 4, 5),
+    }
+
+
+def test_customer_time_zone_upload_refreshes_that_debtors_breaches(log_db, tmp_path):
+    from portal import ingest
+
+    run("policy_violations", log_db, pack="cn", **MARCH)
+    csv = tmp_path / "customers.csv"
+    # C5 (loan L6) moves to New York (EST, UTC-5, before 03-08): the calls at 21:59 / 22:00 / 07:59 / 08:00
+    # Shanghai are 08:59 / 09:00 / 18:59 / 19:00 local, the visits at 10:00 Shanghai 21:00 the day before
+    csv.write_text("customer_id,name,mobile,id_number,province,timezone,opted_out_channels\n"
+                   "C5,,13800138000,,Shanghai,America/New_York,\n", encoding="utf-8")
+    result = ingest.load_file("customers", csv, db=log_db)
+    assert result.accepted == 1, result.message
+    assert_facts_fresh(log_db)
+    # cn quiet hours: k02, k03 (L6) are gone; k12, k13 (New York, L3) stay
+    assert counts(run("policy_violations", log_db, pack="cn", **MARCH))["quiet_hours"] == (2, 1, 0)
+
+
+def test_an_edited_pack_changes_the_counts_after_reopening(log_db, tmp_path, monkeypatch):
+    assert counts(run("policy_violations", log_db, pack="cn", **MARCH))["connected_calls_per_day"] == (2, 2, 2)
+    extra = tmp_path / "org.toml"
+    extra.write_text("[packs.cn]\nconnected_calls_per_day = 2\n", encoding="utf-8")
+    monkeypatch.setenv("PORTAL_RULE_PACKS_FILE", str(extra))
+    db.close(log_db)  # reopening syncs the packs; the facts were computed under the old cn
+    # cap 2: 03-11 k52, k53 (L1, A1); 03-12 the debtor's 3rd and 4th, k56, k57 (L2, A8)
+    assert counts(run("policy_violations", log_db, pack="cn", **MARCH))["connected_calls_per_day"] == (4, 2, 2)
+    assert_facts_fresh(log_db)
+    monkeypatch.delenv("PORTAL_RULE_PACKS_FILE")
+    db.close(log_db)
+    assert counts(run("policy_violations", log_db, pack="cn", **MARCH))["connected_calls_per_day"] == (2, 2, 2)
+
+
+def test_demo_build_stores_fresh_facts(demo_db):
+    assert db.scalar("select count(*) from policy_breach_facts", db=demo_db) > 0
+    assert_facts_fresh(demo_db)
+
+
+def test_violations_by_month_use_the_portal_time_zone(log_db):
+    # both are 03-31 in UTC; in Shanghai (portal time) 23:30 is still March and 00:30 is April
+    db.execute("insert into contacts (contact_id, loan_id, contact_at, channel, party, outcome) values "
+               "('m1', 'L6', timestamptz '2026-03-31 23:30:00+08', 'sms', 'debtor', 'sent'), "
+               "('m2', 'L6', timestamptz '2026-04-01 00:30:00+08', 'sms', 'debtor', 'sent')", db=log_db)
+    frame = run("policy_violations_by_month", log_db, pack="cn", start="2026-02-01", end="2026-05-01")
+    quiet = {str(r.month)[:10]: r.violations for r in frame.itertuples() if r.rule == "quiet_hours"}
+    assert quiet == {"2026-03-01": 5, "2026-04-01": 1}
