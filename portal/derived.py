@@ -63,6 +63,7 @@ class Change:
 
     tables: frozenset[str]
     full: bool = False
+    stale_before: frozenset[str] = frozenset()  # stale before this write: rebuilt whole, not patched
     contact_span: tuple[Any, Any] | None = None
     span: tuple[Any, Any] | None = None  # (min, max) of the written rows' own time column, old and new
 
@@ -120,20 +121,30 @@ def _sql_tables() -> dict[str, Derived]:
     return out
 
 
+# Modules that register derived tables maintained by code; imported before the registry is read, so a
+# process that never imported them (a bare `db.query`) still knows every derived table.
+_REGISTRANTS = ("portal.policy",)
+
+
 def tables() -> dict[str, Derived]:
     """Every derived table, SQL-defined first, in a stable order."""
+    if not _registered:
+        import importlib
+
+        for module in _REGISTRANTS:
+            importlib.import_module(module)
     return {**_sql_tables(), **_registered}
 
 
 @cache
-def _uses(sql: str) -> tuple[str, ...]:
-    words = set(re.findall(r"[a-z_][a-z0-9_]*", sql.lower()))
-    return tuple(name for name in tables() if name in words)
+def _words(sql: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z_][a-z0-9_]*", sql.lower()))
 
 
 def used_by(sql: str) -> tuple[str, ...]:
     """The derived tables a statement mentions."""
-    return _uses(sql)
+    words = _words(sql)
+    return tuple(name for name in tables() if name in words)
 
 
 def _fingerprint(cur: Any, reads: Iterable[str]) -> str:
@@ -142,7 +153,7 @@ def _fingerprint(cur: Any, reads: Iterable[str]) -> str:
         # count(*) and max() over an indexed-by-zonemap column come from metadata: microseconds.
         count, newest = cur.execute(
             f"select count(*), coalesce(max(upload_id), -1) from {table}"  # noqa: S608 (allow-listed names)
-        ).fetchone()
+        ).fetchall()[0]
         parts.append(f"{table}:{count}:{newest}")
     return "|".join(parts)
 
@@ -158,7 +169,7 @@ def _stamp(cur: Any, d: Derived, seconds: float) -> None:
 def _exists(cur: Any, name: str) -> bool:
     return bool(cur.execute(
         "select count(*) from information_schema.tables where table_schema = 'main' and table_name = $n",
-        {"n": name}).fetchone()[0])
+        {"n": name}).fetchall()[0][0])
 
 
 _MONTH_FILTERS = {
@@ -170,7 +181,7 @@ _MONTH_FILTERS = {
 
 def _shadow(cur: Any, d: Derived) -> list[str]:
     """Temp views named like the base tables, holding only the affected loans' (or months') rows."""
-    catalog = cur.execute("select current_database()").fetchone()[0].replace('"', '""')
+    catalog = cur.execute("select current_database()").fetchall()[0][0].replace('"', '""')
     made = []
     for table in d.reads:
         if d.key == "month_end":
@@ -225,9 +236,15 @@ def refresh(cur: Any, change: Change) -> list[str]:
     commit together or not at all.
     """
     done = []
+    whole = Change(frozenset(BASE_TABLES), full=True)
     with _lock:
         for d in tables().values():
-            if change.tables & set(d.reads):
+            if d.name in change.stale_before:
+                # rows written outside the load path: patching only what this upload touched would
+                # stamp the table fresh while those rows' facts are still missing
+                _refresh_one(cur, d, whole)
+                done.append(d.name)
+            elif change.tables & set(d.reads):
                 _refresh_one(cur, d, change)
                 done.append(d.name)
     return done

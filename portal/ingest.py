@@ -769,16 +769,16 @@ def _collect_affected(cur: Any, dataset: str, new_rows: str, old_rows: str | Non
                     "null::timestamptz as hi")
 
 
-def _refresh_derived(cur: Any, dataset: str) -> None:
+def _refresh_derived(cur: Any, dataset: str, stale_before: frozenset[str] = frozenset()) -> None:
     """Recompute the derived facts of the loans this upload touched, inside the load's transaction."""
     exists = cur.execute("select count(*) from duckdb_tables() where temporary and table_name = "
-                         "'_affected_loans'").fetchone()[0]
+                         "'_affected_loans'").fetchall()[0][0]
     if not exists:
         return
-    if cur.execute("select count(*) from _affected_loans").fetchone()[0] > 0:  # else no loan's facts change
-        lo, hi = cur.execute("select lo, hi from _affected_span").fetchone()
-        t_lo, t_hi = cur.execute("select lo, hi from _affected_time").fetchone()
-        derived.refresh(cur, derived.Change(frozenset({dataset}), full=False,
+    if cur.execute("select count(*) from _affected_loans").fetchall()[0][0] > 0:  # else no loan's facts change
+        lo, hi = cur.execute("select lo, hi from _affected_span").fetchall()[0]
+        t_lo, t_hi = cur.execute("select lo, hi from _affected_time").fetchall()[0]
+        derived.refresh(cur, derived.Change(frozenset({dataset}), full=False, stale_before=stale_before,
                                             contact_span=None if lo is None else (lo, hi),
                                             span=None if t_lo is None else (t_lo, t_hi)))
     for temp in ("_affected_loans", "_affected_span", "_affected_time"):
@@ -883,6 +883,7 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
 
     def work(cur: Any) -> LoadResult:
         colmap = file_colmap
+        stale_before = frozenset(derived.stale(cur))  # a few metadata counts
         total = _stage(cur, src)
         if total == 0:
             raise UploadError(f"{name} has a header but no data rows")
@@ -907,7 +908,7 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
         else:
             _upsert(cur, dataset, upload_id)
             step(0.75, "deriving")
-            _refresh_derived(cur, dataset)
+            _refresh_derived(cur, dataset, stale_before)
             if dataset == "complaints":
                 _record_complaint_imports(cur, upload_id, uploaded_by)
             accepted = valid

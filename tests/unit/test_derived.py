@@ -168,3 +168,31 @@ def test_cli_derive_rebuilds_stale_tables_or_all(demo_db, capsys):
     assert cli.main(["--db", str(demo_db), "derive", "--all", "--table", "book_flows"]) == 0
     assert capsys.readouterr().out.startswith("rebuilt book_flows in ")
     assert cli.main(["--db", str(demo_db), "derive", "--table", "nope"]) == 2
+
+
+def test_an_upload_after_hand_written_rows_rebuilds_instead_of_patching(demo_db, tmp_path):
+    # A payment written with plain SQL, then an upload that touches another loan: patching only the
+    # upload's loans would stamp payment_attribution fresh without the hand-written payment in it.
+    loan_id, contact_at = db.read(
+        "select loan_id, contact_at from contacts where outcome = 'rpc' order by contact_id limit 1",
+        db=demo_db).iloc[0]
+    db.execute("insert into payments (payment_id, loan_id, paid_at, amount) values "
+               "('PHAND', $l, $t + interval 1 hour, 10)", {"l": loan_id, "t": contact_at}, db=demo_db)
+    other = db.scalar("select min(loan_id) from loans where loan_id <> $l", {"l": loan_id}, db=demo_db)
+    csv = tmp_path / "payments.csv"
+    csv.write_text(f"payment_id,loan_id,paid_at,amount\nPUP,{other},2026-03-03T10:00:00+08:00,5\n",
+                   encoding="utf-8")
+    assert ingest.load_file("payments", csv, db=demo_db).accepted == 1
+    stored = db.read("select contact_id from payment_attribution where payment_id = 'PHAND'", db=demo_db)
+    assert len(stored) == 1 and stored["contact_id"].notna().all()
+    for name in _sql_tables():
+        pd.testing.assert_frame_equal(_stored(name, demo_db), _from_scratch(name, demo_db), obj=name)
+
+
+def test_the_registry_knows_code_maintained_tables_without_importing_them_first():
+    import subprocess
+    import sys
+
+    code = ("from portal import derived; import sys; "
+            "sys.exit(0 if 'policy_breach_facts' in derived.used_by('select * from policy_breach_facts') else 1)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
