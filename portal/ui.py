@@ -242,20 +242,28 @@ def empty_state(key: str = "common.empty") -> None:
     st.info(t(key), icon=":material/filter_alt_off:")
 
 
+TABLE_MAX_ROWS = 5_000  # rows sent to the browser; the downloads carry the whole result
+
+
 def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
     """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked.
 
-    The files are built only when a button is clicked, so a large table does not slow every rerun.
+    The files (and their masking) are built only when a button is clicked, so a large table does not
+    slow every rerun.
     """
-    frame = masking.mask_frame(frame, current_role())
+    role = current_role()
+
+    def masked() -> pd.DataFrame:
+        return export.dates_as_text(masking.mask_frame(frame, role))
+
     left, right, _ = st.columns([1, 1, 6])
     left.download_button(
-        t("common.download_csv"), lambda: export.to_csv_bytes(frame), file_name=f"{stem}.csv",
+        t("common.download_csv"), lambda: export.to_csv_bytes(masked()), file_name=f"{stem}.csv",
         mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
     )
     too_large = len(frame) > export.XLSX_MAX_ROWS
     right.download_button(
-        t("common.download_xlsx"), lambda: export.to_xlsx_bytes(frame), file_name=f"{stem}.xlsx",
+        t("common.download_xlsx"), lambda: export.to_xlsx_bytes(masked()), file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large,
         help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
@@ -266,13 +274,16 @@ def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None =
     """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads.
 
     Personal-data columns (name, mobile, id_number, *_mobile, raw_row, narrative...) are masked;
-    show one clear value only through reveal_button().
+    show one clear value only through reveal_button(). At most TABLE_MAX_ROWS rows go to the browser
+    (a caption says so); the downloads hold every row.
     """
     if frame.empty:
         empty_state()
         return
-    frame = export.dates_as_text(masking.mask_frame(frame, current_role()))
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
+    shown = export.dates_as_text(masking.mask_frame(frame.head(TABLE_MAX_ROWS), current_role()))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
+    if len(frame) > TABLE_MAX_ROWS:
+        st.caption(t("common.table_truncated", shown=TABLE_MAX_ROWS, total=len(frame)))
     downloads(frame, stem, key)
 
 
