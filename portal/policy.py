@@ -393,6 +393,23 @@ order by pack
 """
 
 
+# The calendar months (UTC) the contact log spans, as [start, end) ranges; the last ends after the newest.
+_LOG_MONTHS = """
+with bounds as (
+    select
+        date_trunc('month', min(contact_at) at time zone 'UTC') as first_month,
+        max(contact_at) as newest
+    from contacts
+)
+select
+    timezone('UTC', month_start) as start,
+    least(timezone('UTC', month_start + interval 1 month), newest + interval 1 second) as end
+from bounds, range(first_month, newest at time zone 'UTC' + interval 1 second, interval 1 month) as months (month_start)
+where first_month is not null
+order by start
+"""
+
+
 def facts_version(rows: list[Mapping[str, Any]]) -> str:
     """Version of the facts: the engine SQL, the facts layout and every (non-scenario) pack definition."""
     text, _ = _engine_sql()
@@ -418,13 +435,13 @@ def refresh_facts(cur: Any, change: derived.Change) -> None:
     packs = cur.execute(_STORED_PACKS).fetchall()
     if change.full or not _facts_stamped(cur):
         cur.execute("delete from policy_breach_facts")
-        lo, end = cur.execute("select min(contact_at), max(contact_at) + interval 1 day from contacts").fetchone()
-        if lo is None:
-            return
+        months = cur.execute(_LOG_MONTHS).fetchall()
         for pack_name, _ in packs:
-            # stored by rule and loan: the per-rule distinct-loan counts then aggregate runs of equal keys
-            cur.execute(_FACTS_INSERT + "order by rule, loan_id, contact_at",
-                        {"pack": pack_name, "start": lo, "end": end})
+            # One calendar month of the log at a time (the engine reads its own look-back before each),
+            # so memory stays bounded by a month of contacts however long the log is.
+            for start, end in months:
+                cur.execute(_FACTS_INSERT + "order by rule, loan_id, contact_at",
+                            {"pack": pack_name, "start": start, "end": end})
         return
     if change.contact_span is None:
         return

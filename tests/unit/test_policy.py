@@ -384,3 +384,21 @@ def test_violations_by_month_use_the_portal_time_zone(log_db):
     frame = run("policy_violations_by_month", log_db, pack="cn", start="2026-02-01", end="2026-05-01")
     quiet = {str(r.month)[:10]: r.violations for r in frame.itertuples() if r.rule == "quiet_hours"}
     assert quiet == {"2026-03-01": 5, "2026-04-01": 1}
+
+
+def test_the_full_build_month_by_month_equals_one_run_over_the_whole_log(demo_db):
+    # The full build runs the engine one calendar month at a time (bounded memory); the windows that
+    # straddle a month boundary must come out as in one run over the whole log.
+    columns = "pack, rule, contact_id, loan_id, customer_id, contact_at, local_time"
+    stored = db.read(f"select {columns} from policy_breach_facts order by all", db=demo_db)  # noqa: S608
+    months = db.scalar("select count(distinct date_trunc('month', contact_at)) from contacts", db=demo_db)
+    assert months >= 10
+    whole = []
+    for pack_name in db.read("select pack from rule_packs where not is_scenario order by pack", db=demo_db)["pack"]:
+        whole.append(db.read(
+            "select $p as pack, rule, contact_id, loan_id, customer_id, contact_at, local_time "
+            "from policy_breaches($p, (select min(contact_at) from contacts), "
+            "(select max(contact_at) + interval 1 day from contacts), null)", {"p": pack_name}, db=demo_db))
+    expected = pd.concat(whole).sort_values(list(stored.columns)).reset_index(drop=True)
+    assert len(stored) > 1000
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
