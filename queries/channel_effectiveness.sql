@@ -3,6 +3,9 @@
 -- ptp_amount); the amount recovered (each payment in the period goes to the last reaching contact on
 -- its loan in the 7 days before it; payments with none are not attributed); cost and cost per yuan
 -- recovered; complaints naming the channel, and per 10,000 attempts.
+-- The contact log is read through facts kept on load (queries/derived/): contact_day_channel (attempts
+-- and cost per local day, channel and loan segment), payment_attribution (which contact earns each
+-- payment) and ptp_outcomes (whether each ptp was kept).
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -10,7 +13,7 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
+loans_in_scope as not materialized (
     select loan_id
     from loans
     where
@@ -19,135 +22,58 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-scoped_contacts as not materialized (
+period_ptps as (
     -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        contact_id,
-        loan_id,
-        contact_at,
         channel,
-        outcome,
-        ptp_amount,
-        ptp_due_on,
-        cost
-    from contacts
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        is_kept
+    from ptp_outcomes
+    where
+        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
     union all
     select
-        contact_id,
-        loan_id,
-        contact_at,
         channel,
-        outcome,
-        ptp_amount,
-        ptp_due_on,
-        cost
-    from contacts
+        is_kept
+    from ptp_outcomes
     where
         not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
         and loan_id in (select loan_id from loans_in_scope)
 ),
 
-scoped_payments as not materialized (
+attributed_payments as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        payment_id,
-        loan_id,
-        paid_at,
-        amount
-    from payments
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        payment_id,
-        loan_id,
-        paid_at,
-        amount
-    from payments
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-period_contacts as not materialized (
-    select
-        contact_id,
-        loan_id,
-        contact_at,
         channel,
-        ptp_amount,
-        ptp_due_on,
-        cost,
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused') as is_reached,
-        outcome in ('rpc', 'ptp', 'refused') as is_rpc,
-        outcome = 'ptp' as is_ptp
-    from scoped_contacts
-    where
-        ($start::date is null or contact_at >= $start::date::timestamptz)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
-),
-
-reaching_contacts as (
-    select
-        loan_id,
-        contact_at,
-        channel
-    from scoped_contacts
-    where
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-        -- only contacts up to 7 days before the period can take a payment in it
-        and ($start::date is null or contact_at >= $start::date::timestamptz - interval 7 day)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
-),
-
-period_payments as (
-    select
-        payment_id,
-        loan_id,
-        paid_at,
         amount
-    from scoped_payments
+    from payment_attribution
     where
-        ($start::date is null or paid_at >= $start::date::timestamptz)
+        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        and contact_id is not null
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
-),
-
-last_reaching_contact as (
-    -- a range join on the loan, then the latest contact per payment: cheaper than an asof join here
-    -- because it never sorts the whole contact log
+    union all
     select
-        period_payments.payment_id,
-        any_value(period_payments.amount) as amount,
-        arg_max(reaching_contacts.channel, reaching_contacts.contact_at) as channel
-    from period_payments
-    inner join reaching_contacts
-        on
-            period_payments.loan_id = reaching_contacts.loan_id
-            and reaching_contacts.contact_at <= period_payments.paid_at
-            and reaching_contacts.contact_at >= period_payments.paid_at - interval 7 day
-    group by period_payments.payment_id
+        channel,
+        amount
+    from payment_attribution
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and contact_id is not null
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
+        and ($end::date is null or paid_at < $end::date::timestamptz)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
 recovered as (
     select
         channel,
         sum(amount) as recovered_amount
-    from last_reaching_contact
+    from attributed_payments
     group by channel
-),
-
-ptp_outcomes as (
-    select
-        period_contacts.contact_id,
-        period_contacts.channel,
-        coalesce(sum(payments.amount), 0) >= coalesce(period_contacts.ptp_amount, 0.01) as is_kept
-    from period_contacts
-    left join scoped_payments as payments
-        on
-            period_contacts.loan_id = payments.loan_id
-            and payments.paid_at >= period_contacts.contact_at
-            and payments.paid_at < (coalesce(period_contacts.ptp_due_on, period_contacts.contact_at::date) + 4)::timestamptz
-    where period_contacts.is_ptp
-    group by period_contacts.contact_id, period_contacts.channel, period_contacts.ptp_amount
 ),
 
 ptp_kept as (
@@ -155,7 +81,7 @@ ptp_kept as (
         channel,
         count(*) as ptps,
         count(*) filter (where is_kept) as kept
-    from ptp_outcomes
+    from period_ptps
     group by channel
 ),
 
@@ -163,28 +89,43 @@ channel_complaints as (
     select
         channel,
         count(*) as complaints
-    from complaints
-    where
-        channel is not null
-        and ($start::date is null or received_at >= $start::date::timestamptz)
-        and ($end::date is null or received_at < $end::date::timestamptz)
+    from (
         -- a complaint without a loan only counts when no loan filter is set
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
+        select channel
+        from complaints
+        where
+            $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+            and channel is not null
+            and ($start::date is null or received_at >= $start::date::timestamptz)
+            and ($end::date is null or received_at < $end::date::timestamptz)
+        union all
+        select channel
+        from complaints
+        where
+            not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            and channel is not null
+            and ($start::date is null or received_at >= $start::date::timestamptz)
+            and ($end::date is null or received_at < $end::date::timestamptz)
+            and loan_id in (select loan_id from loans_in_scope)
+    ) as scoped
     group by channel
 ),
 
 attempts as (
     select
         channel,
-        count(*) as attempts,
-        count(*) filter (where is_reached) as reached,
-        count(*) filter (where is_rpc) as rpcs,
-        count(*) filter (where is_ptp) as ptps,
+        sum(attempts)::bigint as attempts,
+        sum(reached)::bigint as reached,
+        sum(rpcs)::bigint as rpcs,
+        sum(ptps)::bigint as ptps,
         sum(cost) as cost
-    from period_contacts
+    from contact_day_channel
+    where
+        ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
     group by channel
 ),
 

@@ -23,38 +23,17 @@ period_contacts as (
         and ($end::date is null or contact_at < $end::date::timestamptz)
 ),
 
-reaching_contacts as (
+attributed_payments as (
+    -- the derived table payment_attribution (queries/derived/) holds each payment's contact
     select
-        loan_id,
-        contact_at,
+        amount,
         channel,
         coalesce(nullif(strategy, ''), 'none') as strategy
-    from contacts
-    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-),
-
-period_payments as (
-    select
-        loan_id,
-        paid_at,
-        amount
-    from payments
+    from payment_attribution
     where
-        ($start::date is null or paid_at >= $start::date::timestamptz)
+        contact_id is not null
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
-),
-
-attributed_payments as (
-    select
-        period_payments.amount,
-        reaching_contacts.channel,
-        reaching_contacts.strategy
-    from period_payments
-    asof inner join reaching_contacts
-        on
-            period_payments.loan_id = reaching_contacts.loan_id
-            and period_payments.paid_at >= reaching_contacts.contact_at
-    where reaching_contacts.contact_at >= period_payments.paid_at - interval 7 day
 ),
 
 period_complaints as (

@@ -3,7 +3,10 @@
 -- by = agency: agency_id, an empty agency means in-house and shows as `in_house`).
 -- Payments go to the last reaching contact whatever its collector, so a payment whose last reaching
 -- contact was automated (no agent) is credited to no agent. Complaints count when they name the
--- agent or agency.
+-- agent or agency. The contact log is read through facts kept on load (queries/derived/):
+-- contact_month_collector (attempts and cost per month, collector and loan segment; only the days at
+-- the period's edges outside whole months come from the log itself), payment_attribution and
+-- ptp_outcomes.
 -- param: by text = agent in agent|agency
 -- param: start date = null
 -- param: end date = null
@@ -12,7 +15,7 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
+loans_in_scope as not materialized (
     select loan_id
     from loans
     where
@@ -21,136 +24,132 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-scoped_contacts as not materialized (
+period_edges as materialized (
+    -- the contacts of the period's days outside the months wholly inside it (full_months below), which
+    -- the month rollup cannot split: [start, first whole month) and [end of the last whole month, end)
+    select
+        loan_id,
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        outcome,
+        cost
+    from contacts
+    where
+        -- empty without a start (no month is cut)
+        contact_at >= $start::date::timestamptz
+        and contact_at < (case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end)::timestamptz
+        and ($end::date is null or contact_at < $end::date::timestamptz)
+    union all
+    select
+        loan_id,
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        outcome,
+        cost
+    from contacts
+    where
+        -- empty without an end; never before the first edge, so that a period inside one month counts once
+        contact_at >= greatest(
+            date_trunc('month', $end::date)::date::timestamptz,
+            coalesce((case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end)::timestamptz, date_trunc('month', $end::date)::date::timestamptz)
+        )
+        and contact_at < $end::date::timestamptz
+),
+
+edge_contacts as not materialized (
     -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        contact_id,
-        loan_id,
-        contact_at,
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        outcome,
-        ptp_amount,
-        ptp_due_on,
-        cost
-    from contacts
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        contact_id,
-        loan_id,
-        contact_at,
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        outcome,
-        ptp_amount,
-        ptp_due_on,
-        cost
-    from contacts
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-scoped_payments as not materialized (
-    select
-        payment_id,
-        loan_id,
-        paid_at,
-        amount
-    from payments
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        payment_id,
-        loan_id,
-        paid_at,
-        amount
-    from payments
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
-),
-
-period_contacts as not materialized (
-    select
-        contact_id,
-        loan_id,
-        contact_at,
         collector_id,
-        ptp_amount,
-        ptp_due_on,
-        cost,
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused') as is_reached,
-        outcome in ('rpc', 'ptp', 'refused') as is_rpc,
-        outcome = 'ptp' as is_ptp
-    from scoped_contacts
+        outcome,
+        cost
+    from period_edges
+    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    union all
+    select
+        collector_id,
+        outcome,
+        cost
+    from period_edges
     where
-        ($start::date is null or contact_at >= $start::date::timestamptz)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
-reaching_contacts as (
+full_months as not materialized (
+    -- the months wholly inside [start, end): from the first month starting on or after start to the
+    -- last one ending before end
     select
-        loan_id,
-        contact_at,
-        collector_id
-    from scoped_contacts
+        month_end,
+        collector_id,
+        attempts,
+        reached,
+        rpcs,
+        ptps,
+        cost
+    from contact_month_collector
     where
-        outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-        -- only contacts up to 7 days before the period can take a payment in it
-        and ($start::date is null or contact_at >= $start::date::timestamptz - interval 7 day)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
+        kind = $by
+        and (
+            $start::date is null
+            or month_end >= case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end
+        )
+        and ($end::date is null or month_end < date_trunc('month', $end::date)::date)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-period_payments as (
+period_ptps as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        payment_id,
-        loan_id,
-        paid_at,
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        is_kept
+    from ptp_outcomes
+    where
+        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
+    union all
+    select
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        is_kept
+    from ptp_outcomes
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        and ($end::date is null or contact_at < $end::date::timestamptz)
+        and loan_id in (select loan_id from loans_in_scope)
+),
+
+attributed_payments as (
+    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    select
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
         amount
-    from scoped_payments
+    from payment_attribution
     where
-        ($start::date is null or paid_at >= $start::date::timestamptz)
+        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        and contact_id is not null
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
-),
-
-last_reaching_contact as (
-    -- a range join on the loan, then the latest contact per payment: cheaper than an asof join here
-    -- because it never sorts the whole contact log
+    union all
     select
-        period_payments.payment_id,
-        any_value(period_payments.amount) as amount,
-        arg_max_null(reaching_contacts.collector_id, reaching_contacts.contact_at) as collector_id
-    from period_payments
-    inner join reaching_contacts
-        on
-            period_payments.loan_id = reaching_contacts.loan_id
-            and reaching_contacts.contact_at <= period_payments.paid_at
-            and reaching_contacts.contact_at >= period_payments.paid_at - interval 7 day
-    group by period_payments.payment_id
+        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        amount
+    from payment_attribution
+    where
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and contact_id is not null
+        and ($start::date is null or paid_at >= $start::date::timestamptz)
+        and ($end::date is null or paid_at < $end::date::timestamptz)
+        and loan_id in (select loan_id from loans_in_scope)
 ),
 
 recovered as (
     select
         collector_id,
         sum(amount) as recovered_amount
-    from last_reaching_contact
+    from attributed_payments
     where collector_id is not null
     group by collector_id
-),
-
-ptp_outcomes as (
-    select
-        period_contacts.contact_id,
-        period_contacts.collector_id,
-        coalesce(sum(payments.amount), 0) >= coalesce(period_contacts.ptp_amount, 0.01) as is_kept
-    from period_contacts
-    left join scoped_payments as payments
-        on
-            period_contacts.loan_id = payments.loan_id
-            and payments.paid_at >= period_contacts.contact_at
-            and payments.paid_at < (coalesce(period_contacts.ptp_due_on, period_contacts.contact_at::date) + 4)::timestamptz
-    where period_contacts.is_ptp
-    group by period_contacts.contact_id, period_contacts.collector_id, period_contacts.ptp_amount
 ),
 
 ptp_kept as (
@@ -158,37 +157,67 @@ ptp_kept as (
         collector_id,
         count(*) as ptps,
         count(*) filter (where is_kept) as kept
-    from ptp_outcomes
+    from period_ptps
     group by collector_id
 ),
 
 collector_complaints as (
     select
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
+        collector_id,
         count(*) as complaints
-    from complaints
-    where
-        ($by = 'agent' and agent_id is not null or $by = 'agency' and agency_id is not null)
-        and ($start::date is null or received_at >= $start::date::timestamptz)
-        and ($end::date is null or received_at < $end::date::timestamptz)
+    from (
         -- a complaint without a loan only counts when no loan filter is set
-        and (
-            ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-            or loan_id in (select loan_id from loans_in_scope)
-        )
+        select case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id
+        from complaints
+        where
+            $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+            and ($by = 'agent' and agent_id is not null or $by = 'agency' and agency_id is not null)
+            and ($start::date is null or received_at >= $start::date::timestamptz)
+            and ($end::date is null or received_at < $end::date::timestamptz)
+        union all
+        select case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id
+        from complaints
+        where
+            not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+            and ($by = 'agent' and agent_id is not null or $by = 'agency' and agency_id is not null)
+            and ($start::date is null or received_at >= $start::date::timestamptz)
+            and ($end::date is null or received_at < $end::date::timestamptz)
+            and loan_id in (select loan_id from loans_in_scope)
+    ) as scoped
     group by collector_id
 ),
 
 attempts as (
     select
         collector_id,
-        count(*) as attempts,
-        count(*) filter (where is_reached) as reached,
-        count(*) filter (where is_rpc) as rpcs,
-        count(*) filter (where is_ptp) as ptps,
-        sum(cost) as cost
-    from period_contacts
-    where collector_id is not null
+        sum(attempts)::bigint as attempts,
+        sum(reached)::bigint as reached,
+        sum(rpcs)::bigint as rpcs,
+        sum(ptps)::bigint as ptps,
+        -- the type one sum of decimal(18, 2) has on Spark: summing partial sums widens it there, and
+        -- cost per yuan would round from fewer decimals than on DuckDB
+        sum(cost)::decimal(28, 2) as cost
+    from (
+        select
+            collector_id,
+            attempts,
+            reached,
+            rpcs,
+            ptps,
+            cost
+        from full_months
+        union all
+        select
+            collector_id,
+            count(*) as attempts,
+            count(*) filter (where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')) as reached,
+            count(*) filter (where outcome in ('rpc', 'ptp', 'refused')) as rpcs,
+            count(*) filter (where outcome = 'ptp') as ptps,
+            sum(cost) as cost
+        from edge_contacts
+        where collector_id is not null
+        group by collector_id
+    ) as parts
     group by collector_id
 ),
 

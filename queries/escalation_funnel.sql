@@ -1,13 +1,15 @@
 -- Escalation funnel for month-end as_of: of the loans with DPD >= 1 at as_of, how many have a contact
 -- in each ladder step within the window (as_of, next month-end]. Steps always appear in order:
 -- reminder (sms or app), phone, visit, legal.
+-- Each delinquent loan-month's window is kept on load in the derived table delinquent_month_activity
+-- (queries/derived/): one row per cohort loan.
 -- param: as_of date
 -- param: product text[] = null
 -- param: region text[] = null
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
+loans_in_scope as not materialized (
     select loan_id
     from loans
     where
@@ -16,63 +18,45 @@ loans_in_scope as (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-window_bounds as (
-    select
-        ($as_of::date + 1)::timestamptz as opens_at,
-        (last_day($as_of::date + interval 1 month) + 1)::timestamptz as closes_at
-),
-
 cohort as (
     -- two branches so that an unfiltered call never pays for the semi-join with loans
-    select loan_id
-    from snapshots
-    where as_of = $as_of::date and dpd >= 1 and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+    select
+        has_reminder,
+        has_phone,
+        has_visit,
+        has_legal
+    from delinquent_month_activity
+    where as_of = $as_of::date and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
     union all
-    select loan_id
-    from snapshots
+    select
+        has_reminder,
+        has_phone,
+        has_visit,
+        has_legal
+    from delinquent_month_activity
     where
         as_of = $as_of::date
-        and dpd >= 1
         and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
         and loan_id in (select loan_id from loans_in_scope)
 ),
 
-ladder as (
-    select * from (
-        values
-        ('reminder', 'sms'),
-        ('reminder', 'app'),
-        ('phone', 'phone'),
-        ('visit', 'visit'),
-        ('legal', 'legal')
-    ) as ladder (step, channel)
-),
-
-steps as (
-    select distinct step from ladder
-),
-
-window_steps as (
+step_counts as (
     select
-        ladder.step,
-        count(distinct contacts.loan_id) as loans
-    from contacts
-    cross join window_bounds
-    inner join ladder on contacts.channel = ladder.channel
-    where
-        contacts.contact_at >= window_bounds.opens_at
-        and contacts.contact_at < window_bounds.closes_at
-        and contacts.loan_id in (select loan_id from cohort)
-    group by ladder.step
+        count(*) filter (where has_reminder) as reminder,
+        count(*) filter (where has_phone) as phone,
+        count(*) filter (where has_visit) as visit,
+        count(*) filter (where has_legal) as legal
+    from cohort
 ),
 
 final as (
-    select
-        steps.step,
-        coalesce(window_steps.loans, 0)::bigint as loans
-    from steps
-    left join window_steps on steps.step = window_steps.step
+    unpivot step_counts
+    on reminder, phone, visit, legal
+    into name step value loans
 )
 
-select * from final
+select
+    step,
+    loans::bigint as loans
+from final
 order by list_position(['reminder', 'phone', 'visit', 'legal'], step)

@@ -34,38 +34,18 @@ window_contacts as (
     group by contacts.loan_id, windows.as_of, contacts.channel
 ),
 
-reaching_contacts as (
-    select
-        loan_id,
-        contact_at,
-        channel
-    from contacts
-    where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')
-),
-
-window_payments as (
-    select
-        payments.loan_id,
-        payments.paid_at,
-        payments.amount,
-        windows.as_of
-    from payments
-    inner join windows on payments.paid_at >= windows.opens_at and payments.paid_at < windows.closes_at
-),
-
 attributed as (
+    -- the derived table payment_attribution (queries/derived/) holds each payment's contact
     select
-        window_payments.loan_id,
-        window_payments.as_of,
-        reaching_contacts.channel,
-        sum(window_payments.amount) as recovered_amount
-    from window_payments
-    asof inner join reaching_contacts
-        on
-            window_payments.loan_id = reaching_contacts.loan_id
-            and window_payments.paid_at >= reaching_contacts.contact_at
-    where reaching_contacts.contact_at >= window_payments.paid_at - interval 7 day
-    group by window_payments.loan_id, window_payments.as_of, reaching_contacts.channel
+        payment_attribution.loan_id,
+        windows.as_of,
+        payment_attribution.channel,
+        sum(payment_attribution.amount) as recovered_amount
+    from payment_attribution
+    inner join windows
+        on payment_attribution.paid_at >= windows.opens_at and payment_attribution.paid_at < windows.closes_at
+    where payment_attribution.contact_id is not null
+    group by payment_attribution.loan_id, windows.as_of, payment_attribution.channel
 ),
 
 window_complaints as (

@@ -3,6 +3,8 @@
 -- (M, next month-end]; its strategy is that of its first such contact. Per strategy: accounts,
 -- cured (DPD 0 at the next month-end), cure rate, payments in the window, recovered per account and
 -- the sample standard deviation of recovered per account (for a Welch interval).
+-- Each delinquent loan-month's window (first strategy, payments, next DPD) is kept on load in the
+-- derived table delinquent_month_activity (queries/derived/).
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -10,7 +12,7 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as (
+loans_in_scope as not materialized (
     select loan_id
     from loans
     where
@@ -23,95 +25,33 @@ month_ends as (
     select distinct as_of from snapshots
 ),
 
-month_windows as (
-    select
-        this_month.as_of,
-        next_month.as_of as next_as_of,
-        (this_month.as_of + 1)::timestamptz as opens_at,
-        (next_month.as_of + 1)::timestamptz as closes_at
-    from month_ends as this_month
-    inner join month_ends as next_month
-        on next_month.as_of = last_day(this_month.as_of + interval 1 month)
-    where
-        ($start::date is null or this_month.as_of >= $start::date)
-        and ($end::date is null or this_month.as_of < $end::date)
-),
-
-scoped_delinquent as (
+treated as (
     -- two branches so that an unfiltered call never pays for the semi-join with loans
     select
-        loan_id,
-        as_of
-    from snapshots
-    where dpd >= 1 and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        first_strategy as strategy,
+        coalesce(next_dpd = 0, false) as is_cured,
+        coalesce(paid_amount, 0)::double as recovered
+    from delinquent_month_activity
+    where
+        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
+        and first_strategy is not null
+        and ($start::date is null or as_of >= $start::date)
+        and ($end::date is null or as_of < $end::date)
+        -- the next month-end must be in the data (for any loan), or the loan-month is not a unit
+        and next_as_of in (select as_of from month_ends)
     union all
     select
-        loan_id,
-        as_of
-    from snapshots
+        first_strategy as strategy,
+        coalesce(next_dpd = 0, false) as is_cured,
+        coalesce(paid_amount, 0)::double as recovered
+    from delinquent_month_activity
     where
-        dpd >= 1
-        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
+        and first_strategy is not null
+        and ($start::date is null or as_of >= $start::date)
+        and ($end::date is null or as_of < $end::date)
+        and next_as_of in (select as_of from month_ends)
         and loan_id in (select loan_id from loans_in_scope)
-),
-
-delinquent as (
-    select
-        scoped_delinquent.loan_id,
-        month_windows.as_of,
-        month_windows.next_as_of,
-        month_windows.opens_at,
-        month_windows.closes_at
-    from scoped_delinquent
-    inner join month_windows on scoped_delinquent.as_of = month_windows.as_of
-),
-
-treated as (
-    select
-        delinquent.loan_id,
-        delinquent.as_of,
-        delinquent.next_as_of,
-        delinquent.opens_at,
-        delinquent.closes_at,
-        arg_min(contacts.strategy, contacts.contact_at) as strategy
-    from delinquent
-    inner join contacts
-        on
-            delinquent.loan_id = contacts.loan_id
-            and contacts.contact_at >= delinquent.opens_at
-            and contacts.contact_at < delinquent.closes_at
-    where contacts.strategy is not null and contacts.strategy <> ''
-    group by all
-),
-
-window_payments as (
-    select
-        treated.loan_id,
-        treated.as_of,
-        sum(payments.amount) as recovered
-    from treated
-    inner join payments
-        on
-            treated.loan_id = payments.loan_id
-            and payments.paid_at >= treated.opens_at
-            and payments.paid_at < treated.closes_at
-    group by treated.loan_id, treated.as_of
-),
-
-accounts as (
-    select
-        treated.strategy,
-        coalesce(next_snap.dpd = 0, false) as is_cured,
-        coalesce(window_payments.recovered, 0)::double as recovered
-    from treated
-    left join snapshots as next_snap
-        on
-            treated.loan_id = next_snap.loan_id
-            and treated.next_as_of = next_snap.as_of
-    left join window_payments
-        on
-            treated.loan_id = window_payments.loan_id
-            and treated.as_of = window_payments.as_of
 ),
 
 final as (
@@ -123,7 +63,7 @@ final as (
         sum(recovered)::decimal(18, 2) as recovered_amount,
         round(avg(recovered), 2)::double as recovered_per_account,
         coalesce(stddev_samp(recovered), 0)::double as recovered_sd
-    from accounts
+    from treated
     group by strategy
 )
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from portal import db
+from portal import db, derived, ingest
 from portal.schemas import RESULT_SCHEMAS
 from tests.fixtures_dashboards import build
 
@@ -167,6 +167,70 @@ def test_agent_and_agency_scorecards(book):
     assert (agencies["AG2"]["attempts"], agencies["AG2"]["cost"], agencies["AG2"]["reach_rate"]) == (1, 500.0, 0.0)
     with pytest.raises(db.QueryError):
         db.query("collector_scorecard", db=book, by="channel")
+
+
+def test_uploads_keep_the_derived_facts_right(book, tmp_path):
+    """Uploads through the load path refresh the derived facts the Channels and Funnels pages read."""
+    read = sorted({t for name in ("channel_effectiveness", "collector_scorecard", "strategy_comparison",
+                                  "delinquency_funnel", "escalation_funnel")
+                   for t in derived.used_by(db.get_query(name).sql)})
+    assert read == ["contact_day_channel", "contact_month_collector", "delinquent_month_activity",
+                    "payment_attribution", "ptp_outcomes"]
+    # the fixture was written without the load path: the first queries build the facts whole
+    assert derived.ensure_fresh(read, db=book) == read
+
+    def loaded_fresh():
+        cur = db.cursor(book)
+        try:
+            return derived.stale(cur, read) == []
+        finally:
+            cur.close()
+
+    before = rows(run(book, "channel_effectiveness", **FEB_PERIOD), "channel")
+    assert (before["phone"]["ptp_kept_rate"], before["phone"]["recovered_amount"]) == (0.5, 50.0)
+
+    payments = tmp_path / "payments.csv"
+    payments.write_text("payment_id,loan_id,paid_at,amount\nP6,L3,2024-02-16T10:00:00+08:00,150\n", encoding="utf-8")
+    assert ingest.load_file("payments", payments, db=book).accepted == 1
+    assert loaded_fresh(), "the upload refreshed the facts in its own transaction"
+    got = rows(run(book, "channel_effectiveness", **FEB_PERIOD), "channel")
+    # P6 (L3, 16 Feb 10:00, 150) comes 6 days 20 hours after C4 (phone, 9 Feb 14:00): phone recovers 50 + 150;
+    # C4's ptp of 200 due 15 Feb now has P2 50 + P6 150 = 200 by 18 Feb: kept, so phone keeps 2 of 2
+    assert got["phone"]["recovered_amount"] == 200.0
+    assert got["phone"]["ptp_kept_rate"] == 1.0
+    assert got["phone"]["cost_per_yuan_recovered"] == 0.025  # 5 / 200
+    assert got["app"]["recovered_amount"] == 100.0  # P1 still goes to C3
+    # challenger (L3, Jan) now recovered 50 + 150 = 200 in February; (L5, Feb) 0 -> 100 per account
+    strategies = rows(run(book, "strategy_comparison"), "strategy")
+    assert (strategies["challenger"]["recovered_amount"], strategies["challenger"]["recovered_per_account"]) == (
+        200.0, 100.0)
+
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "contact_id,loan_id,contact_at,channel,party,outcome,agent_id,agency_id,strategy,ptp_amount,ptp_due_on,cost,"
+        "collectors,duration_s\nC11,L6,2024-02-26T09:00:00+08:00,phone,debtor,rpc,A1,,challenger,,,2.00,,45\n",
+        encoding="utf-8")
+    assert ingest.load_file("contacts", contacts, db=book).accepted == 1
+    assert loaded_fresh()
+    got = rows(run(book, "channel_effectiveness", **FEB_PERIOD), "channel")
+    # C11 (phone rpc on L6, 26 Feb 09:00) is the last reaching contact 3 hours before P3 (400), which was
+    # unattributed (only the filed C7 before it): phone now has 3 attempts, all reached and rpc, 2 ptps
+    # (both kept), recovers 200 + 400 = 600 for 2 + 3 + 2 = 7 -> 0.0117 per yuan; K1 per 3 attempts
+    assert got["phone"] == {
+        "channel": "phone", "attempts": 3, "reach_rate": 1.0, "rpc_rate": 1.0, "ptp_rate": pytest.approx(2 / 3),
+        "ptp_kept_rate": 1.0, "recovered_amount": 600.0, "cost": 7.0, "cost_per_yuan_recovered": 0.0117,
+        "complaints": 1, "complaints_per_10k_attempts": pytest.approx(10000 / 3),
+    }
+    assert got["legal"]["recovered_amount"] == 0.0
+    assert sum(r["recovered_amount"] for r in got.values()) == 700.0  # 100 (app) + 600 (phone) of 700 paid
+    # A1 now has C2 and C11: 2 attempts, cost 4, and P3's 400
+    agents = rows(run(book, "collector_scorecard", by="agent", **FEB_PERIOD), "collector_id")
+    assert (agents["A1"]["attempts"], agents["A1"]["cost"], agents["A1"]["recovered_amount"]) == (2, 4.0, 400.0)
+    # January cohort: L6 is now reached and rpc in February (C11): reached 3, rpc 3
+    assert run(book, "delinquency_funnel", as_of=JAN)["loans"].tolist() == [4, 4, 3, 3, 2, 3, 1]
+    # (L6, Jan) becomes a challenger unit: not cured (closed), paid P3 400 -> challenger 3 accounts, 600
+    strategies = rows(run(book, "strategy_comparison"), "strategy")
+    assert (strategies["challenger"]["accounts"], strategies["challenger"]["recovered_amount"]) == (3, 600.0)
 
 
 def test_vintage_curves(book):
