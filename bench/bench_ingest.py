@@ -123,7 +123,10 @@ def run_ingest(book: str, csv_path: str) -> dict:
     seconds, cpu = time.perf_counter() - start, _cpu_s() - cpu
     quarantined = db.scalar("select count(distinct row_number) from quarantine where upload_id = $u",
                             {"u": result.upload_id}, db=book)
-    return {"seconds": seconds, "cpu_s": cpu, "peak_mb": _peak_mb(), "rows": result.rows_total, "accepted": result.accepted,
+    # the derived tables (rollups, attribution, policy facts) refreshed inside the load's transaction
+    derived = db.read("select name, seconds from derived_state order by name", db=book)
+    return {"seconds": seconds, "cpu_s": cpu, "derived_s": float(derived["seconds"].sum()),
+            "derived": dict(zip(derived["name"], derived["seconds"].round(2), strict=True)), "peak_mb": _peak_mb(), "rows": result.rows_total, "accepted": result.accepted,
             "rejected": result.rejected, "quarantined_rows": quarantined, "report_rows": len(report),
             "reasons": report["reason"].str.replace(r"[0-9].*", "", regex=True).value_counts().to_dict()}
 
@@ -212,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Best of {args.repeat} alternating runs each; all runs (plain / portal, seconds): {'; '.join(pairs)}. "
             f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} on {os.cpu_count()} cores.",
+            "",
+            f"Of the portal path's {full['seconds']:.2f} s, {full['derived_s']:.2f} s refreshed the derived tables "
+            f"inside the same transaction (the book had no contacts, so this first load builds them for the "
+            f"whole year it covers): {full['derived']}. Validation and load alone: "
+            f"{full['seconds'] - full['derived_s']:.2f} s.",
             "",
             f"Ratio portal / plain: **{ratio:.2f}x** wall, **{full['cpu_s'] / plain['cpu_s']:.2f}x** CPU. Target: under 5 s and under 1 GiB peak "
             f"({'met' if full['seconds'] < 5 and full['peak_mb'] < 1024 else 'NOT met'}).",

@@ -81,7 +81,9 @@ class Derived:
 
     @property
     def signature(self) -> str:
-        return hashlib.sha256((self.sql + self.version).encode()).hexdigest()[:16]
+        # the portal time zone is part of the definition: months and local days are cut in it
+        text = "\n".join([self.sql, self.version, str(config.setting("timezone"))])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _registered: dict[str, Derived] = {}

@@ -196,3 +196,13 @@ def test_the_registry_knows_code_maintained_tables_without_importing_them_first(
     code = ("from portal import derived; import sys; "
             "sys.exit(0 if 'policy_breach_facts' in derived.used_by('select * from policy_breach_facts') else 1)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_new_portal_time_zone_makes_every_derived_table_stale(demo_db, monkeypatch):
+    cur = db.cursor(demo_db)
+    try:
+        assert derived.stale(cur) == []
+        monkeypatch.setenv("PORTAL_TIMEZONE", "America/New_York")  # months and local days move
+        assert set(derived.stale(cur)) == set(derived.tables())
+    finally:
+        cur.close()
