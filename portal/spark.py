@@ -143,6 +143,10 @@ def _rewrite_function(node: exp.Expression) -> exp.Expression:
             zone.copy(),
             exp.Cast(this=ts.copy(), to=exp.DataType.build("timestamp_ntz", dialect="spark")),
         ])
+    if name == "epoch_us" and len(node.expressions) == 1:
+        return _micros(node.expressions[0])
+    if name == "make_timestamptz" and len(node.expressions) == 1:
+        return exp.Anonymous(this="timestamp_micros", expressions=[node.expressions[0].copy()])
     if name == "list_position":
         return exp.Anonymous(this="array_position", expressions=[e.copy() for e in node.expressions])
     if name == "error":

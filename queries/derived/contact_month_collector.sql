@@ -17,10 +17,8 @@ quarter_hours as (
     select
         q,
         last_day(to_timestamp(q * 900)::date) as month_end
-    from range(
-        (select coalesce(min(epoch_us(contact_at)) // 900000000, 0) from contacts),
-        (select coalesce(max(epoch_us(contact_at)) // 900000000 + 1, 0) from contacts)
-    ) as t (q)
+    -- the quarter-hours that hold a contact (a plain distinct, portable to Spark)
+    from (select distinct epoch_us(contact_at) // 900000000 as q from contacts) as present
 ),
 
 by_month as (
