@@ -275,20 +275,18 @@ def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...
 
 
 def contacts_file(source: Path, out: Path, rows: int) -> Path:
-    """A Parquet upload of `rows` new contacts: the book's latest contacts, moved forward past its end.
+    """A Parquet upload of `rows` new contacts: copies of the book's latest contacts under new ids.
 
     This is what a daily or weekly contact-log upload looks like (1,000,000 contacts is about 18 days
-    of a 1M-loan book): new ids, times after everything loaded so far, on existing loans.
+    of a 1M-loan book): new rows on existing loans, in the most recent days. Their times are kept (not
+    moved forward), so none falls in the future and is rejected.
     """
     db.read(
-        "copy (with latest as (select * from contacts order by contact_at desc limit $n), "
-        "shift as (select datediff('day', min(contact_at), max(contact_at)) + 1 as days from latest) "
-        "select 'BK' || lpad((row_number() over (order by contact_at, contact_id))::varchar, 9, '0') "
-        "as contact_id, loan_id, "
-        "strftime((contact_at + to_days((select days from shift)::integer)) at time zone 'Asia/Shanghai', "
-        "'%Y-%m-%dT%H:%M:%S+08:00') as contact_at, channel, party, outcome, agent_id, agency_id, strategy, "
-        "ptp_amount, ptp_due_on + (select days from shift)::integer as ptp_due_on, cost, collectors, duration_s "
-        "from latest) to $path (format parquet)",
+        "copy (select 'BK' || lpad((row_number() over (order by contact_at, contact_id))::varchar, 9, '0') "
+        "as contact_id, loan_id, strftime(contact_at at time zone 'Asia/Shanghai', '%Y-%m-%dT%H:%M:%S+08:00') "
+        "as contact_at, channel, party, outcome, agent_id, agency_id, strategy, ptp_amount, ptp_due_on, cost, "
+        "collectors, duration_s from (select * from contacts order by contact_at desc limit $n)) "
+        "to $path (format parquet)",
         {"n": rows, "path": str(out)}, db=source)
     return out
 

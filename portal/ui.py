@@ -4,7 +4,7 @@ queries, tables with downloads, charts and empty states. Pages stay thin by call
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -245,23 +245,24 @@ def empty_state(key: str = "common.empty") -> None:
 TABLE_MAX_ROWS = 5_000  # rows sent to the browser; the downloads carry the whole result
 
 
-def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
+def downloads(frame: pd.DataFrame, stem: str, key: str,
+              full: Callable[[], pd.DataFrame] | None = None) -> None:
     """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked.
 
     The files (and their masking) are built only when a button is clicked, so a large table does not
-    slow every rerun.
+    slow every rerun. `full`, when given, fetches every row at click time (the screen shows a first part).
     """
     role = current_role()
 
     def masked() -> pd.DataFrame:
-        return export.dates_as_text(masking.mask_frame(frame, role))
+        return export.dates_as_text(masking.mask_frame(frame if full is None else full(), role))
 
     left, right, _ = st.columns([1, 1, 6])
     left.download_button(
         t("common.download_csv"), lambda: export.to_csv_bytes(masked()), file_name=f"{stem}.csv",
         mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
     )
-    too_large = len(frame) > export.XLSX_MAX_ROWS
+    too_large = len(frame) > export.XLSX_MAX_ROWS  # unknown for `full` until clicked: to_xlsx_bytes checks
     right.download_button(
         t("common.download_xlsx"), lambda: export.to_xlsx_bytes(masked()), file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -270,12 +271,14 @@ def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
     )
 
 
-def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None) -> None:
+def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None,
+          full: Callable[[], pd.DataFrame] | None = None) -> None:
     """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads.
 
     Personal-data columns (name, mobile, id_number, *_mobile, raw_row, narrative...) are masked;
     show one clear value only through reveal_button(). At most TABLE_MAX_ROWS rows go to the browser
-    (a caption says so); the downloads hold every row.
+    (a caption says so); the downloads hold every row. A page whose query can return millions of rows
+    fetches only the first TABLE_MAX_ROWS + 1 and passes `full`, which the downloads run on click.
     """
     if frame.empty:
         empty_state()
@@ -283,8 +286,11 @@ def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None =
     shown = export.dates_as_text(masking.mask_frame(frame.head(TABLE_MAX_ROWS), current_role()))
     st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
     if len(frame) > TABLE_MAX_ROWS:
-        st.caption(t("common.table_truncated", shown=TABLE_MAX_ROWS, total=len(frame)))
-    downloads(frame, stem, key)
+        if full is None:
+            st.caption(t("common.table_truncated", shown=TABLE_MAX_ROWS, total=len(frame)))
+        else:
+            st.caption(t("common.table_limited", shown=TABLE_MAX_ROWS))
+    downloads(frame, stem, key, full=full)
 
 
 def chart(fig: Any, key: str) -> None:

@@ -9,6 +9,7 @@
 -- param: loan_id text = null
 -- param: customer_id text = null
 -- param: channel text = null
+-- param: row_limit int = null
 with
 
 breaches as (
@@ -40,7 +41,9 @@ final as (
         and ($agency_id::varchar is null or agency_id = $agency_id::varchar)
         and ($loan_id::varchar is null or loan_id = $loan_id::varchar)
         and ($channel::varchar is null or channel = $channel::varchar)
-    order by contact_at, contact_id, rule
 )
 
 select * from final
+order by contact_at, contact_id, rule
+-- the page shows the first rows and fetches the rest only for a download (null: every row)
+limit $row_limit

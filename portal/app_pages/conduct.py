@@ -2,7 +2,7 @@ import datetime as dt
 
 import streamlit as st
 
-from portal import charts, config, i18n, policy, ui
+from portal import charts, config, db, i18n, policy, ui
 from portal.i18n import t
 
 ui.require_role("compliance", "executive")
@@ -66,10 +66,18 @@ agent = middle.selectbox(t("policy.agent"), [None, *agent_ids],
 agency_ids = sorted(league.loc[(league["level"] == "agency") & (league["violations"] > 0), "id"].dropna())
 agency = right.selectbox(t("policy.agency"), [None, *agency_ids],
                          format_func=lambda a: t("policy.all_agencies") if a is None else a, key="conduct_agency")
-details = ui.run_query("policy_violation_details", pack=pack, start=start, end=end, rule=rule, agent_id=agent,
-                       agency_id=agency)
-st.caption(t("policy.drill_caption", n=len(details)))
-ui.table(details, f"policy_violations_{pack}_{start}_{end}", "conduct_details")
+drill = {"pack": pack, "start": start, "end": end, "rule": rule, "agent_id": agent, "agency_id": agency}
+# a year of a large book holds millions of breaches: fetch the first rows for the screen, all on download
+details = ui.run_query("policy_violation_details", row_limit=ui.TABLE_MAX_ROWS + 1, **drill)
+if len(details) <= ui.TABLE_MAX_ROWS:
+    st.caption(t("policy.drill_caption", n=len(details)))
+elif agent is None and agency is None:  # the summary tiles already counted them
+    total = int(summary["violations"].sum() if rule is None else summary.loc[summary["rule"] == rule, "violations"].sum())
+    st.caption(t("policy.drill_caption", n=total))
+else:
+    st.caption(t("policy.drill_caption_many", n=ui.TABLE_MAX_ROWS))
+ui.table(details, f"policy_violations_{pack}_{start}_{end}", "conduct_details",
+         full=lambda: db.query("policy_violation_details", **drill))
 
 st.subheader(t("policy.what_if_title"))
 st.caption(t("policy.what_if_caption"))

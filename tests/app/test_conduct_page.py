@@ -59,6 +59,22 @@ def test_drill_down_by_rule_and_us_pack(log_db):
     assert sorted(details["contact_id"]) == ["k27", "k61", "k62", "k63", "k64", "k65", "k66"]
 
 
+def test_a_long_drill_down_shows_the_first_rows_and_counts_them_all(log_db, monkeypatch):
+    from portal import ui
+
+    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 4)  # the page fetches 5 of the 9 cn breaches of March
+    at = open_conduct()
+    details = next(d.value for d in at.dataframe if "rule" in d.value.columns and "contact_id" in d.value.columns)
+    assert len(details) == 4
+    captions = [c.value for c in at.caption]
+    assert "9 violations; download them for the audit file." in captions  # from the summary tiles
+    assert "Showing the first 4 rows; the downloads hold every row." in captions
+    monkeypatch.setattr(ui, "TABLE_MAX_ROWS", 2)
+    at = open_conduct(conduct_agent="A1")  # agent A1 has 3; the tiles do not count per agent
+    captions = [c.value for c in at.caption]
+    assert "More than 2 violations; download them all for the audit file." in captions
+
+
 def test_what_if_panel(log_db):
     at = open_conduct()
     cap = next(n for n in at.number_input if n.label == "Connected calls per debtor per day")
