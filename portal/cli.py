@@ -298,9 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `portal` command and return its exit code."""
-    from portal import db, policy
-
-    policy.register_derived()  # before a query or an export asks derived which tables exist
+    from portal import db
 
     parser = build_parser()
     args = parser.parse_args(argv)

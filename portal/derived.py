@@ -17,8 +17,8 @@ tables' names shadow them and hold only the touched loans' rows. A table with `k
 month-level rollup whose month_end column is the last day of a calendar month in the portal's time
 zone) is refreshed per month: the months the upload's rows fall in are deleted and recomputed from
 shadow views holding only those months' contacts, payments and snapshots; an upload of loans or
-customers (which moves rows between the rollup's dimensions) rebuilds it whole. A table without a key is rebuilt
-whole when any table it reads changes. Code can also register a refresher of its own (the
+customers (which moves rows between the rollup's dimensions) rebuilds it whole. A table without a
+key is rebuilt whole when any table it reads changes. Code can also register a refresher of its own (the
 contact-policy engine keeps its breaches by time range) with `register()`.
 
 Freshness: `derived_state` stores, per derived table, a fingerprint of the base tables it reads
@@ -238,13 +238,12 @@ def refresh(cur: Any, change: Change) -> list[str]:
     commit together or not at all.
     """
     done = []
-    whole = Change(frozenset(BASE_TABLES), full=True)
     with _lock:
         for d in tables().values():
             if d.name in change.stale_before:
                 # rows written outside the load path: patching only what this upload touched would
                 # stamp the table fresh while those rows' facts are still missing
-                _refresh_one(cur, d, whole)
+                refresh_one(cur, d.name)
                 done.append(d.name)
             elif change.tables & set(d.reads):
                 _refresh_one(cur, d, change)
@@ -291,7 +290,7 @@ def ensure_fresh(names: Iterable[str], *, db: Any = None) -> list[str]:
         def work(cur: Any) -> list[str]:
             again = stale(cur, todo)
             for name in again:
-                _refresh_one(cur, tables()[name], Change(frozenset(BASE_TABLES), full=True))
+                refresh_one(cur, name)
             return again
 
         rebuilt = portal_db.write(work, db=db)
