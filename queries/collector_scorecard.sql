@@ -98,49 +98,32 @@ full_months as not materialized (
 ),
 
 period_ptps as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    -- the loan's segment is a column of the derived table: a filter needs no join with loans
     select
         case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
         is_kept
     from ptp_outcomes
     where
-        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-        and ($start::date is null or contact_at >= $start::date::timestamptz)
+        ($start::date is null or contact_at >= $start::date::timestamptz)
         and ($end::date is null or contact_at < $end::date::timestamptz)
-    union all
-    select
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        is_kept
-    from ptp_outcomes
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and ($start::date is null or contact_at >= $start::date::timestamptz)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
-        and loan_id in (select loan_id from loans_in_scope)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 attributed_payments as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    -- the loan's segment is a column of the derived table: a filter needs no join with loans
     select
         case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
         amount
     from payment_attribution
     where
-        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-        and contact_id is not null
+        contact_id is not null
         and ($start::date is null or paid_at >= $start::date::timestamptz)
         and ($end::date is null or paid_at < $end::date::timestamptz)
-    union all
-    select
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        amount
-    from payment_attribution
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and contact_id is not null
-        and ($start::date is null or paid_at >= $start::date::timestamptz)
-        and ($end::date is null or paid_at < $end::date::timestamptz)
-        and loan_id in (select loan_id from loans_in_scope)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 recovered as (

@@ -9,27 +9,8 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as not materialized (
-    select loan_id
-    from loans
-    where
-        ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-),
-
 cohort as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
-    select
-        is_attempted,
-        is_reached,
-        is_rpc,
-        is_ptp,
-        paid_amount is not null as is_paid,
-        coalesce(next_dpd = 0, false) as is_cured
-    from delinquent_month_activity
-    where as_of = $as_of::date and $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
+    -- the loan's segment is a column of the derived table: a filter needs no join with loans
     select
         is_attempted,
         is_reached,
@@ -40,8 +21,9 @@ cohort as (
     from delinquent_month_activity
     where
         as_of = $as_of::date
-        and not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 stage_counts as (

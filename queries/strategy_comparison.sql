@@ -12,46 +12,26 @@
 -- param: risk_grade text[] = null
 with
 
-loans_in_scope as not materialized (
-    select loan_id
-    from loans
-    where
-        ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-),
-
 month_ends as (
     select distinct as_of from snapshots
 ),
 
 treated as (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
+    -- the loan's segment is a column of the derived table: a filter needs no join with loans
     select
         first_strategy as strategy,
         coalesce(next_dpd = 0, false) as is_cured,
         coalesce(paid_amount, 0)::double as recovered
     from delinquent_month_activity
     where
-        $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-        and first_strategy is not null
+        first_strategy is not null
         and ($start::date is null or as_of >= $start::date)
         and ($end::date is null or as_of < $end::date)
         -- the next month-end must be in the data (for any loan), or the loan-month is not a unit
         and next_as_of in (select as_of from month_ends)
-    union all
-    select
-        first_strategy as strategy,
-        coalesce(next_dpd = 0, false) as is_cured,
-        coalesce(paid_amount, 0)::double as recovered
-    from delinquent_month_activity
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and first_strategy is not null
-        and ($start::date is null or as_of >= $start::date)
-        and ($end::date is null or as_of < $end::date)
-        and next_as_of in (select as_of from month_ends)
-        and loan_id in (select loan_id from loans_in_scope)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 final as (

@@ -6,8 +6,9 @@
 -- ptp; escalation steps reminder (sms, app), phone, visit, legal. first_strategy is the strategy of the
 -- window's first contact carrying one (ties on contact_at: the smallest contact_id); paid_amount the
 -- sum of the window's payments (null when none); next_dpd the loan's DPD at the next month-end (null
--- when it has no snapshot there).
--- derived: reads snapshots, contacts, payments
+-- when it has no snapshot there). The loan's product, region and risk grade ride along, so that a
+-- filtered dashboard needs no join.
+-- derived: reads loans, snapshots, contacts, payments
 -- derived: key loan_id
 with
 
@@ -76,7 +77,10 @@ final as (
         coalesce(window_contacts.has_visit, false) as has_visit,
         coalesce(window_contacts.has_legal, false) as has_legal,
         window_contacts.first_strategy,
-        window_payments.paid_amount::decimal(18, 2) as paid_amount
+        window_payments.paid_amount::decimal(18, 2) as paid_amount,
+        loans.product,
+        loans.region,
+        loans.risk_grade
     from cohort
     left join window_contacts
         on cohort.loan_id = window_contacts.loan_id and cohort.as_of = window_contacts.as_of
@@ -84,6 +88,7 @@ final as (
         on cohort.loan_id = window_payments.loan_id and cohort.as_of = window_payments.as_of
     left join snapshots as next_snap
         on cohort.loan_id = next_snap.loan_id and cohort.next_as_of = next_snap.as_of
+    left join loans on cohort.loan_id = loans.loan_id
 )
 
 select * from final

@@ -2,7 +2,8 @@
 -- refused) on the same loan in the 7 days before it (contact_at in [paid_at - 7 days, paid_at]),
 -- or null columns when there is none (the payment is not attributed). DOMAIN.md, Recovered amount.
 -- Ties on contact_at go to the greatest contact_id, so the result does not depend on scan order.
--- derived: reads contacts, payments
+-- The loan's product, region and risk grade ride along, so that a filtered dashboard needs no join.
+-- derived: reads loans, contacts, payments
 -- derived: key loan_id
 with
 
@@ -52,6 +53,10 @@ select
     matched.hit.channel as channel,
     matched.hit.agent_id as agent_id,
     matched.hit.agency_id as agency_id,
-    matched.hit.strategy as strategy
+    matched.hit.strategy as strategy,
+    loans.product,
+    loans.region,
+    loans.risk_grade
 from payments
 left join matched on payments.payment_id = matched.payment_id
+left join loans on payments.loan_id = loans.loan_id

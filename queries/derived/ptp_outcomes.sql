@@ -1,8 +1,9 @@
 -- One row per promise to pay (a contact with outcome ptp) and whether it was kept: the payments on its
 -- loan in [contact_at, ptp_due_on + 3 days], up to the end of that day in the session time zone, add
 -- up to at least ptp_amount. DOMAIN.md, PTP kept rate. A ptp without a due date counts from its own
--- day; one without an amount is kept by any payment.
--- derived: reads contacts, payments
+-- day; one without an amount is kept by any payment. The loan's product, region and risk grade ride
+-- along, so that a filtered dashboard needs no join.
+-- derived: reads loans, contacts, payments
 -- derived: key loan_id
 with
 
@@ -46,9 +47,13 @@ final as (
         promises.strategy,
         promises.ptp_amount,
         coalesce(paid.paid_amount, 0)::decimal(18, 2) as paid_amount,
-        coalesce(paid.paid_amount, 0) >= coalesce(promises.ptp_amount, 0.01) as is_kept
+        coalesce(paid.paid_amount, 0) >= coalesce(promises.ptp_amount, 0.01) as is_kept,
+        loans.product,
+        loans.region,
+        loans.risk_grade
     from promises
     left join paid on promises.contact_id = paid.contact_id
+    left join loans on promises.loan_id = loans.loan_id
 )
 
 select * from final

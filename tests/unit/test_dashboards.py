@@ -233,6 +233,53 @@ def test_uploads_keep_the_derived_facts_right(book, tmp_path):
     assert (strategies["challenger"]["accounts"], strategies["challenger"]["recovered_amount"]) == (3, 600.0)
 
 
+def test_segment_filters_follow_a_loans_upload(book, tmp_path):
+    """The loan-level facts carry each loan's segment; an upload that moves a loan moves its facts."""
+    west = {"region": ["west"]}
+    # west loans L3, L4, L6. Agents in February: only A2 (C4, C5 on L3); A1's C2 is on L2 (east).
+    # A2: 2 attempts, reach 1, rpc 1/2, ptp 1/2, C4's ptp broken, P2 50 via C4, cost 3 + 50, K1 names A2
+    agents = rows(run(book, "collector_scorecard", by="agent", **FEB_PERIOD, **west), "collector_id")
+    assert agents == {"A2": {
+        "collector_id": "A2", "attempts": 2, "reach_rate": 1.0, "rpc_rate": 0.5, "ptp_rate": 0.5,
+        "ptp_kept_rate": 0.0, "recovered_amount": 50.0, "cost": 53.0, "cost_per_yuan_recovered": 1.06,
+        "complaints": 1, "complaints_per_10k_attempts": 5000.0,
+    }}
+    # the January cohort in the west: L3 (phone C4, visit C5), L4 (sms C6), L6 (legal C7)
+    assert run(book, "escalation_funnel", as_of=JAN, **west)["loans"].tolist() == [1, 1, 1, 1]
+    # west units: champion (L4, Jan) 0 not cured, (L4, Feb) cured 120; challenger (L3, Jan) 50
+    strategies = rows(run(book, "strategy_comparison", **west), "strategy")
+    assert (strategies["champion"]["accounts"], strategies["champion"]["cured"],
+            strategies["champion"]["recovered_amount"]) == (2, 1, 120.0)
+    assert (strategies["challenger"]["accounts"], strategies["challenger"]["recovered_amount"]) == (1, 50.0)
+    # grades A and C (L1, L3, L5): no champion unit; challenger (L3, Jan) 50 and (L5, Feb) 0
+    graded = rows(run(book, "strategy_comparison", risk_grade=["A", "C"]), "strategy")
+    assert list(graded) == ["challenger"]
+    assert (graded["challenger"]["accounts"], graded["challenger"]["cured"],
+            graded["challenger"]["recovered_amount"]) == (2, 0, 50.0)
+    # the instalment loans' February ptp (C4, broken) and payment (P2 via C4): phone keeps 0 of 1
+    phone = rows(run(book, "channel_effectiveness", product=["instalment"], **FEB_PERIOD), "channel")["phone"]
+    assert (phone["ptp_kept_rate"], phone["recovered_amount"]) == (0.0, 50.0)
+
+    loans = tmp_path / "loans.csv"
+    loans.write_text("loan_id,customer_id,product,principal,annual_rate,term_months,disbursed_on,region,risk_grade\n"
+                     "L2,U2,cash_loan,800,0.20,12,2023-11-20,west,B\n", encoding="utf-8")
+    assert ingest.load_file("loans", loans, db=book).accepted == 1
+    # L2 moves to the west: A1's C2 (ptp kept by P1; P1 itself goes to C3, app, no agent) joins
+    agents = rows(run(book, "collector_scorecard", by="agent", **FEB_PERIOD, **west), "collector_id")
+    assert list(agents) == ["A1", "A2"]
+    assert (agents["A1"]["attempts"], agents["A1"]["ptp_kept_rate"], agents["A1"]["recovered_amount"],
+            agents["A1"]["cost"]) == (1, 1.0, 0.0, 2.0)
+    # L2 adds reminder (C1 sms, C3 app) and phone (C2) to the January cohort
+    assert run(book, "escalation_funnel", as_of=JAN, **west)["loans"].tolist() == [2, 2, 1, 1]
+    # (L2, Jan) is a champion unit, cured, paid 100
+    strategies = rows(run(book, "strategy_comparison", **west), "strategy")
+    assert (strategies["champion"]["accounts"], strategies["champion"]["cured"],
+            strategies["champion"]["recovered_amount"]) == (3, 2, 220.0)
+    # and leaves the east: A1 no longer has February contacts there
+    east = rows(run(book, "collector_scorecard", by="agent", **FEB_PERIOD, region=["east"]), "collector_id")
+    assert east == {}
+
+
 def test_vintage_curves(book):
     frame = run(book, "vintage_curves")
     got = {(str(r.cohort.date()), r.months_on_book): (r.loans, r.ever_m1, r.ever_m3) for r in frame.itertuples()}
