@@ -4,9 +4,9 @@
 -- Payments go to the last reaching contact whatever its collector, so a payment whose last reaching
 -- contact was automated (no agent) is credited to no agent. Complaints count when they name the
 -- agent or agency. The contact log is read through facts kept on load (queries/derived/):
--- contact_month_collector (attempts and cost per month, collector and loan segment; only the days at
--- the period's edges outside whole months come from the log itself), payment_attribution and
--- ptp_outcomes.
+-- contact_month_collector (attempts and cost per month, collector and loan segment) for the months
+-- wholly inside the period, contact_day_collector (the same per day) for the days at its edges,
+-- payment_attribution and ptp_outcomes.
 -- param: by text = agent in agent|agency
 -- param: start date = null
 -- param: end date = null
@@ -24,53 +24,50 @@ loans_in_scope as not materialized (
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
-period_edges as materialized (
-    -- the contacts of the period's days outside the months wholly inside it (full_months below), which
-    -- the month rollup cannot split: [start, first whole month) and [end of the last whole month, end)
+period_edges as not materialized (
+    -- the period's days outside the months wholly inside it (full_months below), which the month
+    -- rollup cannot split: [start, first whole month) and [end of the last whole month, end), from the
+    -- day rollup (stored in day order, so these few days are all that is read)
     select
-        loan_id,
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        outcome,
+        collector_id,
+        attempts,
+        reached,
+        rpcs,
+        ptps,
         cost
-    from contacts
+    from contact_day_collector
     where
+        kind = $by
         -- empty without a start (no month is cut)
-        contact_at >= $start::date::timestamptz
-        and contact_at < (case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end)::timestamptz
-        and ($end::date is null or contact_at < $end::date::timestamptz)
+        and contact_on >= $start::date
+        and contact_on < case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end
+        and ($end::date is null or contact_on < $end::date)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
     union all
     select
-        loan_id,
-        case when $by = 'agent' then agent_id else coalesce(nullif(agency_id, ''), 'in_house') end as collector_id,
-        outcome,
+        collector_id,
+        attempts,
+        reached,
+        rpcs,
+        ptps,
         cost
-    from contacts
+    from contact_day_collector
     where
+        kind = $by
         -- empty without an end; never before the first edge, so that a period inside one month counts once
-        contact_at >= greatest(
-            date_trunc('month', $end::date)::date::timestamptz,
-            coalesce((case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end)::timestamptz, date_trunc('month', $end::date)::date::timestamptz)
+        and contact_on >= greatest(
+            date_trunc('month', $end::date)::date,
+            coalesce(
+                case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end,
+                date_trunc('month', $end::date)::date
+            )
         )
-        and contact_at < $end::date::timestamptz
-),
-
-edge_contacts as not materialized (
-    -- two branches so that an unfiltered call never pays for the semi-join with loans
-    select
-        collector_id,
-        outcome,
-        cost
-    from period_edges
-    where $product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null
-    union all
-    select
-        collector_id,
-        outcome,
-        cost
-    from period_edges
-    where
-        not ($product::varchar [] is null and $region::varchar [] is null and $risk_grade::varchar [] is null)
-        and loan_id in (select loan_id from loans_in_scope)
+        and contact_on < $end::date
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
 
 full_months as not materialized (
@@ -192,14 +189,12 @@ attempts as (
         union all
         select
             collector_id,
-            count(*) as attempts,
-            count(*) filter (where outcome in ('delivered', 'third_party', 'rpc', 'ptp', 'refused')) as reached,
-            count(*) filter (where outcome in ('rpc', 'ptp', 'refused')) as rpcs,
-            count(*) filter (where outcome = 'ptp') as ptps,
-            sum(cost) as cost
-        from edge_contacts
-        where collector_id is not null
-        group by collector_id
+            attempts,
+            reached,
+            rpcs,
+            ptps,
+            cost
+        from period_edges
     ) as parts
     group by collector_id
 ),
