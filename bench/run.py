@@ -232,7 +232,11 @@ def bench_pandas(database: Path, repeat: int, duck: dict[str, float]) -> list[di
 
 
 def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...] = PAGES) -> list[dict]:
-    """Full renders of the Overview, Channels and Conduct pages through AppTest: first, warm, filter change."""
+    """Full renders of the Overview, Channels and Conduct pages through AppTest.
+
+    Times the first render, a warm rerun, a filter change (product, on the pages that have that filter)
+    and a period change (the sidebar's date range narrowed to its last three months, on every page).
+    """
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -253,12 +257,17 @@ def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...
         at.session_state["lang"] = "en"
         at.run()
         rss_reset()
-        warm = filtered = None
+        warm = filtered = period = None
         try:
             first, _ = timed(lambda a=at, s=script: a.switch_page(f"app_pages/{s.name}").run())
             warm, _ = timed(lambda a=at: a.run())
-            widget = at.multiselect(key="flt_product")
-            filtered, _ = timed(lambda a=at, w=widget: w.set_value(["instalment"]).run())
+            if any(w.key == "flt_product" for w in at.multiselect):
+                widget = at.multiselect(key="flt_product")
+                filtered, _ = timed(lambda a=at, w=widget: w.set_value(["instalment"]).run())
+            dates = at.date_input(key="flt_dates")
+            lo, hi = dates.value
+            narrowed = (max(lo, hi - dt.timedelta(days=92)), hi)
+            period, _ = timed(lambda a=at, w=dates, v=narrowed: w.set_value(v).run())
         except KeyError:
             pass
         except RuntimeError as exc:  # AppTest's timeout
@@ -268,9 +277,9 @@ def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...
             errors = [str(e.value)[:200] for e in at.exception]
         peak = rss_peak_mib()
         out.append({"page": page, "first_s": first, "warm_s": warm, "filter_change_s": filtered,
-                    "peak_rss_mib": peak, "errors": errors})
-        print(f"  page {page:<10} first {first:6.2f}s  warm {warm}s  filter {filtered}s  errors {errors}",
-              file=sys.stderr, flush=True)
+                    "period_change_s": period, "peak_rss_mib": peak, "errors": errors})
+        print(f"  page {page:<10} first {first:6.2f}s  warm {warm}s  filter {filtered}s  period {period}s  "
+              f"errors {errors}", file=sys.stderr, flush=True)
     return out
 
 
@@ -371,12 +380,12 @@ def report(results: dict) -> str:
                              f"{r['x_duckdb']:.1f} | {r['peak_rss_mib']:.0f} | {r['same_answer']} |")
             lines.append("")
         if block.get("pages"):
-            lines += ["| page | first render s | warm rerun s | filter change s | peak RSS MiB | errors |",
-                      "|---|---:|---:|---:|---:|---|"]
+            lines += ["| page | first render s | warm rerun s | filter change s | period change s | peak RSS MiB "
+                      "| errors |", "|---|---:|---:|---:|---:|---:|---|"]
             for r in block["pages"]:
-                f = "" if r["filter_change_s"] is None else f"{r['filter_change_s']:.2f}"
-                w = "" if r["warm_s"] is None else f"{r['warm_s']:.2f}"
-                lines.append(f"| {r['page']} | {r['first_s']:.2f} | {w} | {f} | "
+                f, w, c = ("" if r.get(k) is None else f"{r[k]:.2f}"
+                           for k in ("filter_change_s", "warm_s", "period_change_s"))
+                lines.append(f"| {r['page']} | {r['first_s']:.2f} | {w} | {f} | {c} | "
                              f"{r['peak_rss_mib']:.0f} | {'; '.join(r['errors']) or 0} |")
             lines.append("")
         if block.get("load"):
