@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         previous = (json.loads(previous_file.read_text())["sizes"].get(str(size), {})
                     if previous_file.exists() else {})
         path, build_s, derived_s = ensure_db(workdir, size)
+        # derived tables rebuilt now (a new definition) replace their earlier figures; the rest are kept
+        derived_s = {**previous.get("derived_s", {}), **derived_s} if build_s is None else derived_s
         block = {"db": str(path), "build_s": build_s, "derived_s": derived_s, "counts": db.table_counts(db=path),
                  "mib": round(path.stat().st_size / 2**20)}
         only = set(filter(None, args.queries.split(","))) or None
