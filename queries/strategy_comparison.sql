@@ -13,7 +13,8 @@
 with
 
 month_ends as (
-    select distinct as_of from snapshots
+    -- the month-ends in the data, from the month-level rollup (one row per month-end and segment)
+    select distinct as_of from book_flows
 ),
 
 treated as (
