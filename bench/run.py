@@ -450,6 +450,11 @@ def main(argv: list[str] | None = None) -> int:
         if "load" not in skip and args.load_rows:
             block["load"] = bench_load(workdir, path, args.load_rows)
         db.close(path)
+        if only and previous.get("queries"):
+            # a run of some queries replaces their rows and keeps the others' from the previous run
+            timed_now = {r["query"] for r in block["queries"]}
+            block["queries"] = sorted([r for r in previous["queries"] if r["query"] not in timed_now]
+                                      + block["queries"], key=lambda r: r["query"])
         # parts skipped this time keep their figures from the previous run of this size
         for part in ("queries", "pandas", "pages", "load", "build_s", "derived_s"):
             if not block.get(part) and previous.get(part):
