@@ -6,21 +6,36 @@
 -- names and for the strategy of the last contact on its loan at or before it was received.
 -- Rank 1 is the highest net value per yuan of cost within each dimension: where the next yuan of
 -- collection effort does the most good with the least harm.
+-- The contact log is read through facts kept on load (queries/derived/): contact_day_channel and
+-- contact_day_segment (attempts and cost per local day and channel or strategy), payment_attribution
+-- (which contact earns each payment) and complaint_last_contact (each complaint's strategy).
 -- param: start date = null
 -- param: end date = null
 -- param: complaint_cost float = 500
 with
 
-period_contacts as (
+effort_by_day as (
+    -- attempts and cost of the period's local days, per channel and per strategy
     select
-        loan_id,
-        channel,
-        coalesce(nullif(strategy, ''), 'none') as strategy,
+        'channel' as dimension,
+        channel as value,
+        attempts,
         cost
-    from contacts
+    from contact_day_channel
     where
-        ($start::date is null or contact_at >= $start::date::timestamptz)
-        and ($end::date is null or contact_at < $end::date::timestamptz)
+        ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
+    union all
+    select
+        'strategy' as dimension,
+        segment as value,
+        attempts,
+        cost
+    from contact_day_segment
+    where
+        kind = 'strategy'
+        and ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
 ),
 
 attributed_payments as (
@@ -39,8 +54,6 @@ attributed_payments as (
 period_complaints as (
     select
         complaint_id,
-        received_at,
-        loan_id,
         channel
     from complaints
     where
@@ -48,42 +61,24 @@ period_complaints as (
         and ($end::date is null or received_at < $end::date::timestamptz)
 ),
 
-strategy_contacts as (
-    select
-        loan_id,
-        contact_at,
-        coalesce(nullif(strategy, ''), 'none') as strategy
-    from contacts
-    where loan_id in (select loan_id from period_complaints)
-),
-
 complaint_strategy as (
+    -- complaints whose loan had a contact by then (complaint_last_contact: the last one's strategy)
     select
         period_complaints.complaint_id,
-        strategy_contacts.strategy
+        coalesce(nullif(complaint_last_contact.strategy, ''), 'none') as strategy
     from period_complaints
-    asof inner join strategy_contacts
-        on
-            period_complaints.loan_id = strategy_contacts.loan_id
-            and period_complaints.received_at >= strategy_contacts.contact_at
+    inner join complaint_last_contact on period_complaints.complaint_id = complaint_last_contact.complaint_id
+    where complaint_last_contact.contact_id is not null
 ),
 
 effort as (
     select
-        'channel' as dimension,
-        channel as value,
-        count(*) as attempts,
+        dimension,
+        value,
+        sum(attempts) as attempts,
         sum(cost) as cost
-    from period_contacts
-    group by channel
-    union all
-    select
-        'strategy' as dimension,
-        strategy as value,
-        count(*) as attempts,
-        sum(cost) as cost
-    from period_contacts
-    group by strategy
+    from effort_by_day
+    group by dimension, value
 ),
 
 recovery as (

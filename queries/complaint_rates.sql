@@ -4,6 +4,11 @@
 -- for agency, agent, strategy and channel they are those of them with a contact of that segment in
 -- the month. A complaint's agency and agent are its own; its strategy is that of the last contact on
 -- its loan at or before it was received. Contacts without an agency are 'in_house'.
+-- The contact log is read through facts kept on load (queries/derived/): contact_day_channel (contacts
+-- per local day, channel, product and region) and contact_day_segment (per local day, agency, agent and
+-- strategy) for the counts, book_flows (the loans at DPD >= 1 at each month-end) and
+-- delinquent_month_segments (which segments' contacts each of them had on which days of the month
+-- after) for the overdue accounts, complaint_last_contact for each complaint's strategy.
 -- param: start date = null
 -- param: end date = null
 -- param: segment_kind text = all in all|agency|agent|strategy|region|product|channel
@@ -18,25 +23,32 @@ loan_attributes as (
 ),
 
 period_contacts as (
+    -- contacts of the period per calendar month and segment: the loan's segments and the channel
+    -- from the channel rollup, the contact's own agency, agent and strategy from the segment rollup
     select
-        contacts.loan_id,
-        contacts.contact_at,
-        contacts.strategy,
-        date_trunc('month', contacts.contact_at)::date as month,
+        date_trunc('month', contact_on)::date as month,
         case $segment_kind::varchar
             when 'all' then 'all'
-            when 'agency' then coalesce(nullif(contacts.agency_id, ''), 'in_house')
-            when 'agent' then coalesce(nullif(contacts.agent_id, ''), 'none')
-            when 'strategy' then coalesce(nullif(contacts.strategy, ''), 'none')
-            when 'region' then coalesce(nullif(loan_attributes.region, ''), 'none')
-            when 'product' then loan_attributes.product
-            when 'channel' then contacts.channel
-        end as segment
-    from contacts
-    left join loan_attributes on contacts.loan_id = loan_attributes.loan_id
+            when 'region' then coalesce(nullif(region, ''), 'none')
+            when 'product' then product
+            when 'channel' then channel
+        end as segment,
+        attempts
+    from contact_day_channel
     where
-        ($start::date is null or contacts.contact_at >= $start::date::timestamptz)
-        and ($end::date is null or contacts.contact_at < $end::date::timestamptz)
+        $segment_kind::varchar in ('all', 'region', 'product', 'channel')
+        and ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
+    union all
+    select
+        date_trunc('month', contact_on)::date as month,
+        segment,
+        attempts
+    from contact_day_segment
+    where
+        kind = $segment_kind::varchar
+        and ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
 ),
 
 period_complaints as (
@@ -54,26 +66,6 @@ period_complaints as (
         and ($end::date is null or received_at < $end::date::timestamptz)
 ),
 
-strategy_contacts as (
-    select
-        loan_id,
-        contact_at,
-        strategy
-    from contacts
-    where loan_id in (select loan_id from period_complaints)
-),
-
-complaint_strategy as (
-    select
-        period_complaints.complaint_id,
-        strategy_contacts.strategy
-    from period_complaints
-    asof inner join strategy_contacts
-        on
-            period_complaints.loan_id = strategy_contacts.loan_id
-            and period_complaints.received_at >= strategy_contacts.contact_at
-),
-
 complaint_segments as (
     select
         period_complaints.month,
@@ -81,54 +73,79 @@ complaint_segments as (
             when 'all' then 'all'
             when 'agency' then coalesce(nullif(period_complaints.agency_id, ''), 'in_house')
             when 'agent' then coalesce(nullif(period_complaints.agent_id, ''), 'none')
-            when 'strategy' then coalesce(nullif(complaint_strategy.strategy, ''), 'none')
+            when 'strategy' then coalesce(nullif(complaint_last_contact.strategy, ''), 'none')
             when 'region' then coalesce(nullif(loan_attributes.region, ''), 'none')
             when 'product' then coalesce(loan_attributes.product, 'none')
             when 'channel' then coalesce(nullif(period_complaints.channel, ''), 'none')
         end as segment
     from period_complaints
-    left join complaint_strategy on period_complaints.complaint_id = complaint_strategy.complaint_id
+    left join complaint_last_contact on period_complaints.complaint_id = complaint_last_contact.complaint_id
     left join loan_attributes on period_complaints.loan_id = loan_attributes.loan_id
 ),
 
-overdue_cohort as (
+period_months as (
+    -- the calendar months the period touches (all of them when a bound is missing) and its first and
+    -- last day within the first and the last of them
     select
-        loan_id,
-        (as_of + 1)::date as month
-    from snapshots
-    where dpd >= 1
+        date_trunc('month', $start::date)::date as first_month,
+        coalesce(dayofmonth($start::date), 1) as first_month_day,
+        date_trunc('month', $end::date - 1)::date as last_month,
+        coalesce(dayofmonth($end::date - 1), 31) as last_month_day
 ),
 
-overdue_segments as (
-    select distinct
-        overdue_cohort.month,
-        overdue_cohort.loan_id,
-        period_contacts.segment
-    from overdue_cohort
-    inner join period_contacts
-        on
-            overdue_cohort.loan_id = period_contacts.loan_id
-            and overdue_cohort.month = period_contacts.month
-    where $segment_kind::varchar in ('agency', 'agent', 'strategy', 'channel')
-    union all
+overdue_counts as (
+    -- contact segments: the loans of the month's cohort with a contact of the segment on a day of the
+    -- month inside the period (day_mask has bit d - 1 set for a contact on day d; one row per loan)
     select
-        overdue_cohort.month,
-        overdue_cohort.loan_id,
+        month,
+        segment,
+        count(*) as overdue_accounts
+    from (
+        select
+            delinquent_month_segments.month,
+            delinquent_month_segments.segment,
+            delinquent_month_segments.day_mask,
+            -- bits lo - 1 .. hi - 1: the period's days lo .. hi of this month
+            (1::bigint << (
+                case when delinquent_month_segments.month = period_months.last_month then period_months.last_month_day else 31 end
+            )) - (1::bigint << (
+                case when delinquent_month_segments.month = period_months.first_month then period_months.first_month_day else 1 end
+                - 1
+            )) as period_mask
+        from delinquent_month_segments, period_months
+        where
+            delinquent_month_segments.kind = $segment_kind::varchar
+            and (period_months.first_month is null or delinquent_month_segments.month >= period_months.first_month)
+            and (period_months.last_month is null or delinquent_month_segments.month <= period_months.last_month)
+    ) as candidates
+    where (day_mask & period_mask) <> 0
+    group by month, segment
+    union all
+    -- the whole cohort, or its loans of a region or product: the month-end book (one snapshot row per
+    -- loan and month-end, DPD >= 1 is bucket 1 and up)
+    select
+        (book_flows.as_of + 1) as month,
         case $segment_kind::varchar
-            when 'region' then coalesce(nullif(loan_attributes.region, ''), 'none')
-            when 'product' then loan_attributes.product
+            when 'region' then coalesce(nullif(book_flows.region, ''), 'none')
+            when 'product' then book_flows.product
             else 'all'
-        end as segment
-    from overdue_cohort
-    left join loan_attributes on overdue_cohort.loan_id = loan_attributes.loan_id
-    where $segment_kind::varchar in ('all', 'region', 'product')
+        end as segment,
+        sum(book_flows.loans) as overdue_accounts
+    from book_flows, period_months
+    where
+        $segment_kind::varchar in ('all', 'region', 'product')
+        and book_flows.bucket_no >= 1
+        and dayofmonth(book_flows.as_of + 1) = 1
+        and (period_months.first_month is null or book_flows.as_of + 1 >= period_months.first_month)
+        and (period_months.last_month is null or book_flows.as_of + 1 <= period_months.last_month)
+    group by all
 ),
 
 contact_counts as (
     select
         month,
         segment,
-        count(*) as contacts
+        sum(attempts) as contacts
     from period_contacts
     group by month, segment
 ),
@@ -139,15 +156,6 @@ complaint_counts as (
         segment,
         count(*) as complaints
     from complaint_segments
-    group by month, segment
-),
-
-overdue_counts as (
-    select
-        month,
-        segment,
-        count(distinct loan_id) as overdue_accounts
-    from overdue_segments
     group by month, segment
 ),
 

@@ -1,7 +1,8 @@
 -- Complaints received in [start, end) grouped by root cause (or by issue, channel, agent, agency or
 -- strategy), most frequent first, with each group's share and the cumulative share for a Pareto chart.
 -- A complaint not yet traced to a root cause (or without the grouped field) falls in 'unassigned'.
--- A complaint's strategy is that of the last contact on its loan at or before it was received.
+-- A complaint's strategy is that of the last contact on its loan at or before it was received, kept on
+-- load in the derived table complaint_last_contact (queries/derived/).
 -- param: start date = null
 -- param: end date = null
 -- param: group_by text = root_cause in root_cause|issue|channel|agent|agency|strategy
@@ -10,8 +11,6 @@ with
 period_complaints as (
     select
         complaint_id,
-        received_at,
-        loan_id,
         root_cause,
         issue,
         channel,
@@ -23,26 +22,6 @@ period_complaints as (
         and ($end::date is null or received_at < $end::date::timestamptz)
 ),
 
-loan_contacts as (
-    select
-        loan_id,
-        contact_at,
-        strategy
-    from contacts
-    where loan_id in (select loan_id from period_complaints)
-),
-
-complaint_strategy as (
-    select
-        period_complaints.complaint_id,
-        loan_contacts.strategy
-    from period_complaints
-    asof inner join loan_contacts
-        on
-            period_complaints.loan_id = loan_contacts.loan_id
-            and period_complaints.received_at >= loan_contacts.contact_at
-),
-
 labelled as (
     select
         coalesce(nullif(trim(case $group_by
@@ -51,10 +30,10 @@ labelled as (
             when 'channel' then period_complaints.channel
             when 'agent' then period_complaints.agent_id
             when 'agency' then coalesce(nullif(period_complaints.agency_id, ''), 'in_house')
-            when 'strategy' then complaint_strategy.strategy
+            when 'strategy' then complaint_last_contact.strategy
         end), ''), 'unassigned') as value
     from period_complaints
-    left join complaint_strategy on period_complaints.complaint_id = complaint_strategy.complaint_id
+    left join complaint_last_contact on period_complaints.complaint_id = complaint_last_contact.complaint_id
 ),
 
 grouped as (

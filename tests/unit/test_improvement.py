@@ -92,6 +92,76 @@ def test_complaint_rates_by_agency(book):
     ]
 
 
+RATE_COLS = ["segment", "contacts", "overdue_accounts", "complaints", "complaints_per_10k_contacts",
+             "complaints_per_10k_overdue"]
+
+
+def test_complaint_rates_period_cutting_both_months(book):
+    # [03-08, 04-03): March keeps days 8-31, April days 1-2 (the rollups are read per local day).
+    frame = db.query("complaint_rates", db=book, segment_kind="strategy", start="2026-03-08", end="2026-04-03")
+    # March challenger: K1 (03-05) and K2 (03-06) fall before the period: no contact, and L1 (overdue at
+    #   02-28) has no challenger contact in it -> 0 accounts; C1 (L1, 03-20; last contact K2) -> 1 complaint.
+    # March champion: K4 (L2, 03-08) -> 1 contact, L2 -> 1 account; C2 (L2, 03-25; last contact K4) -> 1.
+    # April champion: K5 (L3, 04-02) -> 1 contact; overdue at 03-31: L2, L3, and only L3 has a contact in
+    #   days 1-2 (L2's K6 is on 04-03, outside) -> 1 account; C3 (04-10) is outside -> 0 complaints.
+    assert _rows(frame, RATE_COLS) == [
+        ("challenger", 0, 0, 1, None, None),
+        ("champion", 1, 1, 1, 10000.0, 10000.0),
+        ("champion", 1, 1, 0, 0.0, 0.0),
+    ]
+    assert [pd.Timestamp(m).date() for m in frame["month"]] == [D(2026, 3, 1), D(2026, 3, 1), D(2026, 4, 1)]
+    # The whole cohort does not depend on the days: March L1, L2 and April L2, L3 -> 2 each.
+    frame = db.query("complaint_rates", db=book, start="2026-03-08", end="2026-04-03")
+    assert _rows(frame, RATE_COLS) == [("all", 1, 2, 2, 20000.0, 10000.0), ("all", 1, 2, 0, 0.0, 0.0)]
+
+
+def test_complaint_rates_period_inside_one_day(book):
+    # Only 03-07 (portal time): K3 (L2, agent A2, phone) -> 1 contact, L2 overdue at 02-28 -> 1 account.
+    frame = db.query("complaint_rates", db=book, segment_kind="agent", start="2026-03-07", end="2026-03-08")
+    assert _rows(frame, RATE_COLS) == [("A2", 1, 1, 0, 0.0, 0.0)]
+    # Only 03-06: K2 has no agent -> none; its loan L1 is overdue at 02-28.
+    frame = db.query("complaint_rates", db=book, segment_kind="agent", start="2026-03-06", end="2026-03-07")
+    assert _rows(frame, RATE_COLS) == [("none", 1, 1, 0, 0.0, 0.0)]
+    frame = db.query("complaint_rates", db=book, segment_kind="channel", start="2026-03-06", end="2026-03-08")
+    assert _rows(frame, RATE_COLS) == [("phone", 1, 1, 0, 0.0, 0.0), ("sms", 1, 1, 0, 0.0, 0.0)]
+
+
+def test_uploads_move_a_complaints_strategy(book, tmp_path):
+    """Complaint strategies are kept on load (complaint_last_contact): uploads of contacts and complaints."""
+    from portal import derived, ingest
+
+    # a challenger call on L3 the day before C4 (04-15): C4's last contact is now K8, not K5 (champion)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("contact_id,loan_id,contact_at,channel,party,outcome,agent_id,agency_id,strategy,"
+                        "ptp_amount,ptp_due_on,cost,collectors,duration_s\n"
+                        "K8,L3,2026-04-14T10:00:00+08:00,phone,debtor,no_answer,A1,AG01,challenger,,,2.00,,\n",
+                        encoding="utf-8")
+    assert ingest.load_file("contacts", contacts, db=book).accepted == 1
+    # C5 on L3 before any contact on it: no strategy ('unassigned' on the Pareto, 'none' in the rates)
+    complaints_csv = tmp_path / "complaints.csv"
+    complaints_csv.write_text("complaint_id,received_at,source,loan_id,issue,channel\n"
+                              "C5,2026-03-02T09:00:00+08:00,hotline,L3,other,sms\n", encoding="utf-8")
+    assert ingest.load_file("complaints", complaints_csv, db=book).accepted == 1
+    cur = db.cursor(book)
+    try:
+        assert derived.stale(cur, ["complaint_last_contact"]) == []
+    finally:
+        cur.close()
+    # C1 challenger (K2), C2 and C3 champion (K4, K7), C4 challenger (K8), C5 none
+    frame = db.query("root_causes", db=book, group_by="strategy")
+    assert _rows(frame, ["value", "complaints"]) == [("challenger", 2), ("champion", 2), ("unassigned", 1)]
+    frame = db.query("complaint_rates", db=book, segment_kind="strategy", start="2026-03-01", end="2026-04-01")
+    # March: C1 challenger, C2 champion, C5 none (no contact: 0 contacts, 0 accounts)
+    assert _rows(frame, ["segment", "contacts", "complaints"]) == [
+        ("challenger", 2, 1), ("champion", 2, 1), ("none", 0, 1)]
+    # channel_net_ranking counts a complaint for a strategy only when its loan had a contact by then
+    frame = db.query("channel_net_ranking", db=book, start="2026-04-01", end="2026-05-01")
+    strat = frame[frame["dimension"] == "strategy"].set_index("value")
+    # April: K5, K6, K7 champion (3 attempts, C3), K8 challenger (1 attempt, C4)
+    assert (strat.loc["champion", "attempts"], strat.loc["champion", "complaints"]) == (3, 1)
+    assert (strat.loc["challenger", "attempts"], strat.loc["challenger", "complaints"]) == (1, 1)
+
+
 # action_effect_inputs ------------------------------------------------------------------------------
 
 COLS = ["group_name", "contacts", "rpc_contacts", "ptp_contacts", "complaints", "overdue_accounts", "cured_accounts"]
