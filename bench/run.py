@@ -35,7 +35,7 @@ import pandas as pd
 from portal import db, derived
 
 CONTACTS_PER_LOAN = 20
-PAGES = ("overview", "channels", "conduct")
+PAGES = ("overview", "channels", "conduct", "improvement")
 SUPER_LINEAR = 1.15  # growth exponent above which a cost is flagged (1.0 = linear)
 SCAN_TABLES = ("loans", "snapshots", "contacts", "payments", "complaints", "customers")
 
@@ -232,7 +232,7 @@ def bench_pandas(database: Path, repeat: int, duck: dict[str, float]) -> list[di
 
 
 def bench_pages(database: Path, page_timeout: float = 300, pages: tuple[str, ...] = PAGES) -> list[dict]:
-    """Full renders of the Overview, Channels and Conduct pages through AppTest.
+    """Full renders of the Overview, Channels, Conduct and Improvement pages through AppTest.
 
     Times the first render, a warm rerun, a filter change (product, on the pages that have that filter)
     and a period change (the sidebar's date range narrowed to its last three months, on every page).

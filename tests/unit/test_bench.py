@@ -1,7 +1,7 @@
 """The benchmark suite runs end to end on a tiny book, so the README command cannot rot unnoticed.
 
 The figures at this size mean nothing; what is checked is that every part runs and reports: every
-named query timed (or skipped with its reason), pandas agreeing with DuckDB, the three pages rendered
+named query timed (or skipped with its reason), pandas agreeing with DuckDB, the four pages rendered
 without errors, and a contacts upload landing whole.
 """
 
@@ -33,7 +33,7 @@ def test_bench_run_end_to_end(tmp_path, capsys, monkeypatch):
         "delinquency_buckets": True, "roll_rates": True}
 
     pages = {r["page"]: r for r in block["pages"]}
-    assert set(pages) == {"overview", "channels", "conduct"}
+    assert set(pages) == {"overview", "channels", "conduct", "improvement"}
     for page in pages.values():
         assert page["errors"] == [], page
         assert page["first_s"] > 0 and page["period_change_s"] > 0
