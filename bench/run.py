@@ -125,11 +125,12 @@ def sample_params(name: str, database: Path) -> dict | None:
 
 
 def scan_sql(name: str) -> list[str]:
-    """Bare scans of the base-table columns a named query mentions (names from information_schema)."""
+    """Bare scans of the columns a named query mentions, in the uploaded and the derived tables it reads
+    (names from information_schema): the floor for reading what the query reads."""
     text = db.get_query(name).sql.lower()
     words = set(re.findall(r"[a-z_][a-z0-9_]*", text))
     statements = []
-    for table in SCAN_TABLES:
+    for table in (*SCAN_TABLES, *sorted(derived.tables())):
         if table not in words:
             continue
         columns = db.read("select column_name from information_schema.columns where table_name = $t",
