@@ -438,7 +438,10 @@ def main(argv: list[str] | None = None) -> int:
                     if previous_file.exists() else {})
         path, build_s, derived_s = ensure_db(workdir, size)
         # derived tables rebuilt now (a new definition) replace their earlier figures; the rest are kept
-        derived_s = {**previous.get("derived_s", {}), **derived_s} if build_s is None else derived_s
+        # (those of tables that no longer exist are dropped)
+        if build_s is None:
+            kept = {n: v for n, v in previous.get("derived_s", {}).items() if n in derived.tables()}
+            derived_s = {**kept, **derived_s}
         block = {"db": str(path), "build_s": build_s, "derived_s": derived_s, "counts": db.table_counts(db=path),
                  "mib": round(path.stat().st_size / 2**20)}
         only = set(filter(None, args.queries.split(","))) or None
