@@ -185,9 +185,9 @@ READS: dict[str, dict[str, tuple[str, ...]]] = {
         "complaints": ("loan_id", "received_at", "channel"),
     },
     "collector_scorecard": {
-        "loans": LOAN_COLS, "contacts": ("contact_at",),
-        "contact_month_collector": ("month_end", "kind", "collector_id", "product", "region", "risk_grade",
-                                    "attempts", "reached", "rpcs", "ptps", "cost"),
+        "loans": LOAN_COLS,
+        "contact_day_collector": ("contact_on", "kind", "collector_id", "product", "region", "risk_grade",
+                                  "attempts", "reached", "rpcs", "ptps", "cost"),
         "ptp_outcomes": ("loan_id", "contact_at", "agent_id", "agency_id", "is_kept"),
         "payment_attribution": ("loan_id", "paid_at", "amount", "contact_id", "agent_id", "agency_id"),
         "complaints": ("loan_id", "received_at", "agent_id", "agency_id"),

@@ -4,8 +4,7 @@
 -- Payments go to the last reaching contact whatever its collector, so a payment whose last reaching
 -- contact was automated (no agent) is credited to no agent. Complaints count when they name the
 -- agent or agency. The contact log is read through facts kept on load (queries/derived/):
--- contact_month_collector (attempts and cost per month, collector and loan segment) for the months
--- wholly inside the period, contact_day_collector (the same per day) for the days at its edges,
+-- contact_day_collector (attempts and cost per local day, collector and loan segment),
 -- payment_attribution and ptp_outcomes.
 -- param: by text = agent in agent|agency
 -- param: start date = null
@@ -20,76 +19,6 @@ loans_in_scope as not materialized (
     from loans
     where
         ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-),
-
-period_edges as not materialized (
-    -- the period's days outside the months wholly inside it (full_months below), which the month
-    -- rollup cannot split: [start, first whole month) and [end of the last whole month, end), from the
-    -- day rollup (stored in day order, so these few days are all that is read)
-    select
-        collector_id,
-        attempts,
-        reached,
-        rpcs,
-        ptps,
-        cost
-    from contact_day_collector
-    where
-        kind = $by
-        -- empty without a start (no month is cut)
-        and contact_on >= $start::date
-        and contact_on < case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end
-        and ($end::date is null or contact_on < $end::date)
-        and ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-    union all
-    select
-        collector_id,
-        attempts,
-        reached,
-        rpcs,
-        ptps,
-        cost
-    from contact_day_collector
-    where
-        kind = $by
-        -- empty without an end; never before the first edge, so that a period inside one month counts once
-        and contact_on >= greatest(
-            date_trunc('month', $end::date)::date,
-            coalesce(
-                case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end,
-                date_trunc('month', $end::date)::date
-            )
-        )
-        and contact_on < $end::date
-        and ($product::varchar [] is null or list_contains($product::varchar [], product))
-        and ($region::varchar [] is null or list_contains($region::varchar [], region))
-        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
-),
-
-full_months as not materialized (
-    -- the months wholly inside [start, end): from the first month starting on or after start to the
-    -- last one ending before end
-    select
-        month_end,
-        collector_id,
-        attempts,
-        reached,
-        rpcs,
-        ptps,
-        cost
-    from contact_month_collector
-    where
-        kind = $by
-        and (
-            $start::date is null
-            or month_end >= case when dayofmonth($start::date) = 1 then $start::date else last_day($start::date) + 1 end
-        )
-        and ($end::date is null or month_end < date_trunc('month', $end::date)::date)
-        and ($product::varchar [] is null or list_contains($product::varchar [], product))
         and ($region::varchar [] is null or list_contains($region::varchar [], region))
         and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
 ),
@@ -168,6 +97,7 @@ collector_complaints as (
 ),
 
 attempts as (
+    -- from the day rollup: a period [start, end) of dates is exactly the days start .. end - 1
     select
         collector_id,
         sum(attempts)::bigint as attempts,
@@ -177,25 +107,14 @@ attempts as (
         -- the type one sum of decimal(18, 2) has on Spark: summing partial sums widens it there, and
         -- cost per yuan would round from fewer decimals than on DuckDB
         sum(cost)::decimal(28, 2) as cost
-    from (
-        select
-            collector_id,
-            attempts,
-            reached,
-            rpcs,
-            ptps,
-            cost
-        from full_months
-        union all
-        select
-            collector_id,
-            attempts,
-            reached,
-            rpcs,
-            ptps,
-            cost
-        from period_edges
-    ) as parts
+    from contact_day_collector
+    where
+        kind = $by
+        and ($start::date is null or contact_on >= $start::date)
+        and ($end::date is null or contact_on < $end::date)
+        and ($product::varchar [] is null or list_contains($product::varchar [], product))
+        and ($region::varchar [] is null or list_contains($region::varchar [], region))
+        and ($risk_grade::varchar [] is null or list_contains($risk_grade::varchar [], risk_grade))
     group by collector_id
 ),
 

@@ -1,13 +1,12 @@
--- Day-level rollup of the contact log for the edges of collector_scorecard's period: per local calendar
--- day (contact_on, in the portal's time zone; month_end is its month's last day), collector and the
--- loan's product, region and risk grade, the attempts, reached (delivered, third_party, rpc, ptp,
--- refused), right-party (rpc, ptp, refused) and ptp contacts and their cost. Each contact counts once
--- for its agent (kind = agent, contacts without one are left out) and once for its agency (kind =
--- agency, an empty agency is in-house: `in_house`), as in contact_month_collector. The scorecard sums
--- the months wholly inside its period from contact_month_collector and the days at its edges from
--- here: the rows are stored in day order, so reading a few days skips the rest of the table, and no
--- view reads the contact log itself. An upload of contacts recomputes only the months its rows fall
--- in; one of loans rebuilds it.
+-- Day-level rollup of the contact log for collector_scorecard: per local calendar day (contact_on, in
+-- the portal's time zone; month_end is its month's last day), collector and the loan's product, region
+-- and risk grade, the attempts, reached (delivered, third_party, rpc, ptp, refused), right-party (rpc,
+-- ptp, refused) and ptp contacts and their cost. Each contact counts once for its agent (kind = agent,
+-- contacts without one are left out) and once for its agency (kind = agency, an empty agency is
+-- in-house: `in_house`). A period [start, end) of dates is exactly the days start .. end - 1, so
+-- summing rows gives the same counts as scanning the log; the rows are stored in day order, so a short
+-- period skips most of the table. An upload of contacts recomputes only the months its rows fall in;
+-- one of loans rebuilds it.
 -- derived: reads loans, contacts
 -- derived: key month_end
 with
