@@ -112,6 +112,9 @@ def sample_params(name: str, database: Path) -> dict | None:
     samples = {
         "as_of": as_of, "start": (last - dt.timedelta(days=182)).replace(day=1), "end": last + dt.timedelta(days=1),
         "pack": "cn", "complaint_id": db.scalar("select min(complaint_id) from complaints", db=database),
+        # contact_check: one loan, checked an hour after the newest contact (a dialer asks about "now")
+        "loan_id": db.scalar("select min(loan_id) from loans", db=database),
+        "at": db.scalar("select max(contact_at) + interval 1 hour from contacts", db=database),
     }
     out = {}
     for pname, spec in db.get_query(name).params.items():

@@ -216,3 +216,16 @@ def calibration(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> 
     fig.update_layout(title=title, xaxis={"title": x_label, "tickformat": ".1%"},
                       yaxis={"title": y_label, "tickformat": ".1%"}, margin={"t": 48, "b": 24})
     return fig
+
+
+def blocked_share(frame: pd.DataFrame, label: str, title: str, x_label: str) -> go.Figure:
+    """Horizontal bars of the share of planned contacts each rule blocks (Plan check on Conduct)."""
+    ordered = frame.sort_values("share")
+    fig = go.Figure(go.Bar(
+        x=ordered["share"], y=ordered[label], orientation="h", marker={"color": "#d32f2f"},
+        text=[f"{s:.1%} ({n:,})" for s, n in zip(ordered["share"], ordered["blocked"], strict=True)],
+        textposition="auto", hovertemplate="%{y}: %{text}<extra></extra>",
+    ))
+    fig.update_layout(title=title, xaxis={"tickformat": ".0%", "title": x_label, "rangemode": "tozero"},
+                      margin={"t": 48, "b": 24}, height=120 + 40 * len(frame))
+    return fig

@@ -1,4 +1,4 @@
-"""The `portal` command: demo, load, query, audit verify, users, serve."""
+"""The `portal` command: demo, load, query, check-contacts, audit verify, users, serve."""
 
 from __future__ import annotations
 
@@ -139,6 +139,40 @@ def cmd_load(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if result.rejected else EXIT_OK
 
 
+def cmd_check_contacts(args: argparse.Namespace) -> int:
+    """Check a planned contact list against the rule pack, the log and the rows before each."""
+    from portal import export, prevention
+
+    try:
+        plan = prevention.check_file(args.file, args.pack, db=args.db, lang=args.lang)
+    except prevention.CheckError as exc:
+        raise CliError(f"nothing checked: {exc}") from None
+    out = Path(args.out) if args.out else None
+    suffix = out.suffix.lower() if out is not None else ""
+    table = prevention.text_frame(plan.frame)
+    if args.format == "json" or suffix == ".json":
+        data: bytes | str = prevention.to_json(plan) + "\n"
+    elif suffix in (".xlsx", ".xlsm"):
+        data = export.to_xlsx_bytes(table, sheet="checked")
+    elif out is not None:
+        data = export.to_csv_bytes(table)
+    else:
+        data = export.neutralise(table).to_csv(index=False)
+    if out is None:
+        sys.stdout.write(data)
+    else:
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        try:
+            out.write_bytes(data)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror}") from None
+    counts = plan.counts
+    print(f"{counts['rows']:,} planned contacts under pack {plan.pack}: {counts['allowed']:,} allowed, "
+          f"{counts['blocked']:,} blocked, {counts['invalid']:,} not checked (bad rows)"
+          + (f"; written to {out}" if out is not None else ""), file=sys.stderr)
+    return EXIT_PARTIAL if counts["invalid"] else EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """Verify the complaint audit hash chain."""
     from portal import complaints
@@ -262,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parquet", default=None,
                    help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
     p.set_defaults(func=cmd_derive)
+
+    p = sub.add_parser("check-contacts", help="check a planned contact list against the rule pack before dialling")
+    p.add_argument("file", help="CSV, XLSX or Parquet with loan_id, channel, party, planned_at (collectors for visits)")
+    p.add_argument("--pack", default=None, help="rule pack (default: the active pack, setting rule_pack)")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="write here instead of stdout (.xlsx writes a workbook, .json JSON)")
+    p.add_argument("--lang", choices=["en", "zh"], default="en", help="language of the reasons")
+    p.set_defaults(func=cmd_check_contacts)
 
     p = sub.add_parser("audit", help="complaint audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)

@@ -307,7 +307,11 @@ def sync(*, db_path: str | Path | None = None) -> bool:
 
 
 def sync_on_open(conn: Any) -> None:
-    """db.connect hook: sync on a fresh cursor; a broken pack file is logged, not fatal to the portal."""
+    """db.connect hook: sync on a fresh cursor (a broken pack file is logged, not fatal to the portal),
+    and install the pre-contact check's SQL functions (portal/prevention) on the connection."""
+    from portal import prevention  # late import: prevention reads packs and the log through portal.db
+
+    prevention.register_functions(conn)
     cur = conn.cursor()
     try:
         cur.execute("set TimeZone = $tz", {"tz": config.setting("timezone")})

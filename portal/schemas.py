@@ -744,6 +744,18 @@ class ComplaintBreachesResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+class ContactCheckResult(pa.DataFrameModel):
+    """Result of queries/contact_check.sql (portal/prevention): one row per blocking rule, or one allowed row."""
+
+    allowed: Series[bool] = pa.Field(metadata={"kind": "code", "codes": "allowed"})
+    rule: Series[str] = pa.Field(nullable=True, isin=["opted_out_channel", *_POLICY_RULES],
+                                 metadata={"kind": "code", "codes": "rule"})
+    reason: Series[str] = pa.Field(nullable=True, metadata={"kind": "text"})
+    next_allowed_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, metadata={"kind": "timestamp"}, **_TZ)
+
+    Config = _ResultConfig
+
+
 class UploadHistoryResult(pa.DataFrameModel):
     """Result of queries/upload_history.sql."""
 
@@ -849,6 +861,7 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "policy_violations_by_month": PolicyViolationsByMonthResult,
     "policy_what_if": PolicyWhatIfResult,
     "complaint_breaches": ComplaintBreachesResult,
+    "contact_check": ContactCheckResult,
     "risk_features": RiskFeaturesResult,
     "risk_channel_outcomes": RiskChannelOutcomesResult,
 }

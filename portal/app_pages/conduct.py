@@ -1,8 +1,10 @@
 import datetime as dt
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
-from portal import charts, config, db, i18n, policy, ui
+from portal import charts, config, db, i18n, policy, prevention, ui
 from portal.i18n import t
 
 ui.require_role("compliance", "executive")
@@ -110,3 +112,47 @@ if submitted:
                  help=t("policy.amount", amount=f"{float(totals['ptp_amount_at_risk']):,.2f}"), border=True)
         shown = result.assign(rule=[rule_label.get(r, t("policy.all_rules")) for r in result["rule"]])
         ui.table(shown, f"policy_what_if_{pack}", "conduct_what_if_table")
+
+st.subheader(t("prevention.title"))
+st.caption(t("prevention.intro"))
+planned = st.file_uploader(t("prevention.file"), type=["csv", "txt", "tsv", "xlsx", "parquet"], key="plan_file")
+if st.button(t("prevention.run"), type="primary", disabled=planned is None, key="plan_run",
+             icon=":material/fact_check:"):
+    bar = st.progress(0.0, text=t("prevention.stage.reading"))
+    with tempfile.TemporaryDirectory(prefix="portal_plan_") as tmp:
+        path = Path(tmp) / (Path(planned.name).name or "plan.csv")
+        path.write_bytes(planned.getvalue())
+        try:
+            st.session_state.plan_result = prevention.check_file(
+                path, pack, lang=i18n.language(),
+                progress=lambda f, stage: bar.progress(min(f, 1.0), text=t(f"prevention.stage.{stage}")))
+        except prevention.CheckError as exc:
+            st.session_state.plan_result = str(exc)
+    bar.empty()
+plan = st.session_state.get("plan_result")
+if isinstance(plan, str):
+    st.error(t("prevention.failed"), icon=":material/error:")
+    ui.plain_text(plan)
+elif plan is not None:
+    counts = plan.counts
+    checked = counts["allowed"] + counts["blocked"]
+    a, b, c, d = st.columns(4)
+    a.metric(t("prevention.rows"), f"{counts['rows']:,}", border=True)
+    b.metric(t("prevention.allowed"), f"{counts['allowed']:,}", border=True)
+    c.metric(t("prevention.blocked"), f"{counts['blocked']:,}", border=True,
+             help=t("prevention.blocked_share", share=counts["blocked"] / checked if checked else 0.0))
+    d.metric(t("prevention.invalid"), f"{counts['invalid']:,}", border=True)
+    by_rule = plan.by_rule()
+    st.markdown(f"**{t('prevention.by_rule_title')}**")
+    if by_rule.empty:
+        st.success(t("prevention.none_blocked"), icon=":material/check_circle:")
+    else:
+        st.caption(t("prevention.by_rule_caption"))
+        by_rule = by_rule.assign(rule_name=[i18n.label("rule", r) for r in by_rule["rule"]])
+        ui.chart(charts.blocked_share(by_rule, "rule_name", t("prevention.by_rule_chart"), t("prevention.share")),
+                 "plan_by_rule")
+        ui.table(by_rule[["rule", "rule_name", "blocked", "share"]], f"plan_by_rule_{plan.pack}", "plan_by_rule",
+                 column_config={"share": st.column_config.NumberColumn(format="percent")})
+    st.markdown(f"**{t('prevention.checked_title')}**")
+    st.caption(t("prevention.checked_caption"))
+    ui.table(prevention.text_frame(plan.frame), f"checked_plan_{plan.pack}", "plan_checked")
