@@ -48,7 +48,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def sample(path: Path, n: int, seed: int) -> tuple[list[str], dt.datetime]:
     """n random loan ids of the book and the instant the dialer checks at (an hour after the newest contact)."""
-    loans = db.read("select loan_id from contact_check_debtors using sample reservoir($n rows) repeatable($seed)",
+    loans = db.read("select loan_id from contact_check_debtors order by hash(loan_id, $seed) limit $n",
                     {"n": n, "seed": seed}, db=path)["loan_id"].tolist()
     newest = db.scalar("select max(contact_at) from contacts", db=path)
     return loans, newest + dt.timedelta(hours=1)

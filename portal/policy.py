@@ -291,10 +291,24 @@ def sync_packs(cur: Any) -> bool:
                     {"n": ENGINE_NAME, "sha": digest})
         changed = True
     _register(wanted)
+    if changed:
+        _bump_generation()
     if packs_changed or engine_changed:
         # the stored facts were computed under other definitions: rebuilt whole before the next read
         cur.execute("delete from derived_state where name in ($f, $r)", {"f": FACTS_TABLE, "r": RULES_TABLE})
     return changed
+
+
+_generation = [0]
+
+
+def _bump_generation() -> None:
+    _generation[0] += 1
+
+
+def packs_generation() -> int:
+    """A number that changes whenever this process syncs a changed pack into a database (for caches)."""
+    return _generation[0]
 
 
 def _norm(value: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from portal.prevention.rules import (
     Verdict,
     evaluate,
     load_pack,
+    opted_out_channels,
     render,
     to_datetime,
     zone,
@@ -46,11 +48,11 @@ HEADERS = {
 }
 REQUIRED = ("loan_id", "channel", "party", "planned_at")
 OUTPUT_COLUMNS = ("allowed", "rules", "reasons", "next_allowed_at", "error")
-INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
+_INT = re.compile(r"^[+-]?[0-9]+(\.0*)?$")  # a whole number, as the upload rules read one
 
-# One statement per list: the planned rows of {source} typed and validated as an upload's are (codes of the
-# uploads reason catalogue), with the loan's debtor (`at` without an offset is the debtor's local time,
-# resolved as an upload resolves it), and, on each debtor's first row, its contacts from LOOKBACK_DAYS
+# One statement per list: the planned rows of {source} with the loan's debtor and the planned instant (`at`
+# without an offset is the debtor's local time, resolved as an upload resolves it), and, on each debtor's
+# first row, its contacts from LOOKBACK_DAYS
 # before its first planned row to HORIZON_DAYS + LOOKBACK_DAYS after its last: a join on (customer_hash,
 # customer_id) whose keys DuckDB pushes into the scan of contact_check_log as a dynamic filter, so only
 # the row groups that hold these debtors are read.
@@ -80,38 +82,10 @@ typed as (
                 or upper(right(raw.planned_at, 1)) = 'Z'
                 then try_cast(raw.planned_at as timestamptz)
             else timezone(coalesce(debtors.timezone, $tz_default), try_cast(raw.planned_at as timestamp))
-        end as at_ts,
-        case
-            when regexp_matches(raw.collectors, $int_re) then try_cast(try_cast(raw.collectors as double) as bigint)
-        end as collectors_n
+        end as at_ts
     from raw
     left join contact_check_debtors as debtors
         on debtors.loan_hash = hash(raw.loan_id) and debtors.loan_id = raw.loan_id
-),
-
-checked as (
-    select
-        *,
-        list_filter([
-            case when loan_id is null then {{'column': 'loan_id', 'code': 'missing', 'value': null}} end,
-            case when loan_id is not null and customer_id is null
-                then {{'column': 'loan_id', 'code': 'unknown_fk', 'value': loan_id}} end,
-            case when channel is null then {{'column': 'channel', 'code': 'missing', 'value': null}} end,
-            case when not list_contains($channels, channel)
-                then {{'column': 'channel', 'code': 'not_allowed', 'value': channel}} end,
-            case when party is null then {{'column': 'party', 'code': 'missing', 'value': null}} end,
-            case when not list_contains($parties, party)
-                then {{'column': 'party', 'code': 'not_allowed', 'value': party}} end,
-            case when planned_at is null then {{'column': 'planned_at', 'code': 'missing', 'value': null}} end,
-            case when planned_at is not null and at_ts is null
-                then {{'column': 'planned_at', 'code': 'not_timestamp', 'value': planned_at}} end,
-            case when collectors is not null and collectors_n is null
-                then {{'column': 'collectors', 'code': 'not_int', 'value': collectors}} end,
-            case when collectors_n < 1 then {{'column': 'collectors', 'code': 'below_min', 'value': collectors}} end,
-            case when collectors is not null and channel <> 'visit'
-                then {{'column': 'collectors', 'code': 'collectors_not_visit', 'value': collectors}} end
-        ], lambda e: e is not null) as errors
-    from typed
 ),
 
 debtors as (
@@ -120,8 +94,8 @@ debtors as (
         customer_id,
         min(at_ts) - to_days($lookback) as lo,
         max(at_ts) + to_days($horizon + $lookback) as hi
-    from checked
-    where len(errors) = 0
+    from typed
+    where customer_id is not null and at_ts is not null
     group by customer_hash, customer_id
 ),
 
@@ -142,30 +116,29 @@ recent as (
 
 final as (
     select
-        checked._line,
-        checked.loan_id,
-        checked.channel,
-        checked.party,
-        checked.customer_id,
-        checked.tz,
-        checked.opted_out_channels,
-        epoch_us(checked.at_ts) as at_us,
-        checked.collectors_n,
-        checked.errors,
+        typed._line,
+        typed.loan_id,
+        typed.channel,
+        typed.party,
+        typed.planned_at,
+        typed.collectors,
+        typed.customer_id,
+        typed.tz,
+        typed.opted_out_channels,
+        epoch_us(typed.at_ts) as at_us,
         -- the debtor's contacts ride on its first row only
         case
-            when row_number() over (partition by checked.customer_id order by checked._line) = 1
+            when row_number() over (partition by typed.customer_id order by typed._line) = 1
                 then recent.entries
         end as entries
-    from checked
-    left join recent on checked.customer_id = recent.customer_id
+    from typed
+    left join recent on typed.customer_id = recent.customer_id
 )
 
 select * from final
 order by _line
 """
-_CHECK_PARAMS = {"int_re": INT_RE, "channels": list(taxonomy.CHANNELS), "parties": list(taxonomy.PARTIES),
-                 "lookback": LOOKBACK_DAYS, "horizon": HORIZON_DAYS}
+_CHECK_PARAMS = {"lookback": LOOKBACK_DAYS, "horizon": HORIZON_DAYS}
 # the two sources of planned rows: a file staged by portal.ingest (columns c0..cN) or lists of parameters
 _PARAM_SOURCE = ("select unnest($p_line) as _line, unnest($p_loan_id) as loan_id, unnest($p_channel) as channel, "
                  "unnest($p_party) as party, unnest($p_planned_at) as planned_at, "
@@ -204,6 +177,39 @@ class CheckedRow:
         return [{"allowed": False, "rule": b.rule, "reason": render(b, lang), "next_allowed_at": nxt} for b in v.blocks]
 
 
+def _row_errors(loan_id: str | None, channel: str | None, party: str | None, planned_at: str | None,
+                collectors: str | None, customer_id: str | None, at_us: int | None) -> tuple[dict, ...]:
+    """The reasons a planned row cannot be checked, as the upload rules name them (empty: a good row)."""
+    def bad(column: str, code: str, value: Any = None) -> dict:
+        return {"column": column, "code": code, "value": value}
+
+    out = []
+    if loan_id is None:
+        out.append(bad("loan_id", "missing"))
+    elif customer_id is None:
+        out.append(bad("loan_id", "unknown_fk", loan_id))
+    if channel is None:
+        out.append(bad("channel", "missing"))
+    elif channel not in taxonomy.CHANNELS:
+        out.append(bad("channel", "not_allowed", channel))
+    if party is None:
+        out.append(bad("party", "missing"))
+    elif party not in taxonomy.PARTIES:
+        out.append(bad("party", "not_allowed", party))
+    if planned_at is None:
+        out.append(bad("planned_at", "missing"))
+    elif at_us is None:
+        out.append(bad("planned_at", "not_timestamp", planned_at))
+    if collectors is not None:
+        if not _INT.match(collectors):
+            out.append(bad("collectors", "not_int", collectors))
+        elif float(collectors) < 1:
+            out.append(bad("collectors", "below_min", collectors))
+        if channel != "visit":
+            out.append(bad("collectors", "collectors_not_visit", collectors))
+    return tuple(out)
+
+
 def _error_args(error: Mapping[str, Any]) -> dict[str, Any]:
     args = {"column": error["column"], "value": error["value"]}
     if error["code"] == "not_allowed":
@@ -227,19 +233,22 @@ def check_staged(cur: Any, pack: Pack, source: str, params: Mapping[str, Any] | 
     debtors: dict[str, Debtor] = {}
     out: list[CheckedRow] = []
     every = max(len(rows) // 20, 1)
-    for i, (line, loan_id, channel, party, customer_id, tz_name, opted, at_us, collectors, errors,
+    for i, (line, loan_id, channel, party, planned_at, collectors, customer_id, tz_name, opted, at_us,
             entries) in enumerate(rows):
         if i % every == 0 and i:
             step(0.3 + 0.65 * i / len(rows), "checking")
-        if errors:
-            out.append(CheckedRow(line, None, None, tuple(errors)))
-            continue
-        debtor = debtors.get(customer_id)
-        if debtor is None:
+        if customer_id is not None and customer_id not in debtors:
+            # the debtor's contacts ride on its first row, valid or not
             entries = entries or ()
-            debtor = debtors[customer_id] = Debtor(
-                customer_id, tz_name, frozenset(opted or ()), [e["at_us"] for e in entries],
-                [e["loan_id"] for e in entries], [e["kind"] for e in entries])
+            debtors[customer_id] = Debtor(customer_id, tz_name, opted_out_channels(opted),
+                                          [e["at_us"] for e in entries], [e["loan_id"] for e in entries],
+                                          [e["kind"] for e in entries])
+        errors = _row_errors(loan_id, channel, party, planned_at, collectors, customer_id, at_us)
+        if errors:
+            out.append(CheckedRow(line, None, None, errors))
+            continue
+        collectors = None if collectors is None else int(float(collectors))
+        debtor = debtors[customer_id]
         contact = Contact(loan_id, channel, party, at_us, collectors)
         verdict = evaluate(pack, debtor, contact)
         if verdict.allowed:
@@ -247,6 +256,23 @@ def check_staged(cur: Any, pack: Pack, source: str, params: Mapping[str, Any] | 
         out.append(CheckedRow(line, verdict, tz_name))
     step(0.95, "writing")
     return out
+
+
+_packs: dict[tuple, Pack] = {}
+
+
+def _pack(cur: Any, database: Any, name: str | None) -> Pack:
+    """The stored pack, cached per database connection until this process syncs a changed pack."""
+    from portal import config, policy
+
+    key = (id(portal_db.connect(database)), name or config.setting("rule_pack"), policy.packs_generation())
+    found = _packs.get(key)
+    if found is None:
+        found = load_pack(cur, key[1])
+        if len(_packs) > 64:
+            _packs.clear()
+        _packs[key] = found
+    return found
 
 
 def _with_cursor(database: Any, fn: Callable[[Any], Any]) -> Any:
@@ -320,7 +346,7 @@ def check(contacts: Mapping[str, Any] | Sequence[Mapping[str, Any]], pack: str |
               **{f"p_{c}": [r.get(c) for r in cells] for c in INPUT_COLUMNS}}
 
     def work(cur: Any) -> list[CheckedRow]:
-        return check_staged(cur, load_pack(cur, pack), _PARAM_SOURCE, params)
+        return check_staged(cur, _pack(cur, db, pack), _PARAM_SOURCE, params)
 
     checked = _with_cursor(db, work)
     bad = [FieldError(r.line, e["column"] if e["column"] != "planned_at" else "at",
@@ -411,7 +437,7 @@ def check_file(path: str | Path, pack: str | None = None, *, db: str | Path | No
         positions = _map_headers(src.headers)
 
         def work(cur: Any) -> tuple[list[CheckedRow], pd.DataFrame, str]:
-            chosen = load_pack(cur, pack)
+            chosen = _pack(cur, db, pack)
             try:
                 total = ingest._stage(cur, src)
             except ingest.UploadError as exc:

@@ -134,6 +134,11 @@ def epoch_us(value: dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds
 
 
+def opted_out_channels(text: str | None) -> frozenset[str]:
+    """The channels a customer refused, from the comma-separated text of customers.opted_out_channels."""
+    return frozenset(c.strip().lower() for c in (text or "").split(",") if c.strip())
+
+
 # --- The debtor's log ------------------------------------------------------------------------------------
 
 @dataclass

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portal import config
-from portal.prevention.rules import Contact, Debtor, Pack, evaluate, render
+from portal.prevention.rules import Contact, Debtor, Pack, evaluate, opted_out_channels, render
 
 
 def _udf(pack_row: Mapping[str, Any], contact: Mapping[str, Any], debtor: Mapping[str, Any],
          log: Iterable[Mapping[str, Any]] | None, lang: str) -> list[dict[str, Any]]:
     pack = Pack.from_row(pack_row)
     entries = list(log or [])
-    d = Debtor(debtor["customer_id"], debtor["tz"], frozenset(debtor["opted_out_channels"] or ()),
+    d = Debtor(debtor["customer_id"], debtor["tz"], opted_out_channels(debtor["opted_out_channels"]),
                [e["at_us"] for e in entries], [e["loan_id"] for e in entries], [e["kind"] for e in entries])
     c = Contact(contact["loan_id"], contact["channel"], contact["party"], contact["at_us"], contact["collectors"])
     v = evaluate(pack, d, c)
@@ -37,7 +37,7 @@ def register_functions(conn: Any) -> None:
     contact_type = duckdb.struct_type({"loan_id": T.VARCHAR, "channel": T.VARCHAR, "party": T.VARCHAR,
                                        "at_us": T.BIGINT, "collectors": T.BIGINT})
     debtor_type = duckdb.struct_type({"customer_id": T.VARCHAR, "tz": T.VARCHAR,
-                                      "opted_out_channels": duckdb.list_type(T.VARCHAR)})
+                                      "opted_out_channels": T.VARCHAR})
     log_type = duckdb.list_type(duckdb.struct_type({"at_us": T.BIGINT, "loan_id": T.VARCHAR, "kind": T.UTINYINT}))
     result_type = duckdb.list_type(duckdb.struct_type({"allowed": T.BOOLEAN, "rule": T.VARCHAR, "reason": T.VARCHAR,
                                                        "next_allowed_us": T.BIGINT}))

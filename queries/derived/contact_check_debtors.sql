@@ -3,6 +3,7 @@
 -- pack's default zone applies, as in the audit engine) and opted-out channels. Stored in the order of
 -- a 64-bit hash of loan_id, so that one loan's row is found through the zone maps of loan_hash
 -- (integer min/max are exact; a text key's are cut to its first bytes) instead of a scan of the book.
+-- opted_out_channels stays the customer's text (portal/prevention reads the comma-separated names).
 -- derived: reads loans, customers
 -- derived: key loan_id
 with
@@ -22,13 +23,7 @@ final as (
         loans.customer_id,
         hash(loans.customer_id) as customer_hash,
         customer_records.timezone,
-        coalesce(
-            list_filter(
-                list_transform(string_split(customer_records.opted_out_channels, ','), lambda c: lower(trim(c))),
-                lambda c: c <> ''
-            ),
-            []
-        ) as opted_out_channels
+        customer_records.opted_out_channels
     from loans
     left join customer_records on loans.customer_id = customer_records.customer_id
 )

@@ -190,6 +190,19 @@ def test_daily_cap_reached_by_planned_rows(book):
         {"loan_id": "S1a", "channel": "phone", "at": "2026-03-25T09:00:00"},
     ], db=book)
     assert [rows[0]["allowed"] for rows in late_in_list] == [True, True, True, False]
+    # a bad first row of a debtor does not lose the debtor's log: 03-11 still holds 3 connected calls
+    with pytest.raises(prevention.RequestError):
+        prevention.check([{"loan_id": "S1a", "channel": "fax", "at": "2026-03-11T15:00:00"},
+                          {"loan_id": "S1a", "channel": "phone", "at": "2026-03-11T15:00:00"}], db=book)
+    frame = prevention.text_frame(prevention.check_file(_plan_file(book.parent, [
+        "S1a,fax,debtor,2026-03-11T15:00:00", "S1a,phone,debtor,2026-03-11T15:00:00"]), db=book).frame)
+    assert list(frame["allowed"]) == ["", "false"] and frame["rules"][1] == "connected_calls_per_day"
+
+
+def _plan_file(folder, lines):
+    path = folder / "plan.csv"
+    path.write_text("loan_id,channel,party,planned_at\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 # --- Windows after reaching the debtor ----------------------------------------------------------------
