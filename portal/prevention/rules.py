@@ -1,8 +1,9 @@
 """The rules of the pre-contact check, for one planned contact against one debtor's contacts.
 
-Each rule is an object with blocked(u) (the Block naming the reason's numbers, or None) and release(u)
-(the first instant >= u at which it no longer blocks, None for never); `evaluate` asks every rule that
-bears on the contact and `next_allowed` jumps from release to release. Times are epoch microseconds;
+Each rule is an object with blocks(u) (whether it blocks the contact at instant u), block(u) (the Block
+naming the reason's numbers) and release(u) (the first instant >= u at which it no longer blocks, None
+for never); `evaluate` asks every rule that bears on the contact and `next_allowed` jumps from release
+to release. Times are epoch microseconds;
 local times are the debtor's wall clock, as the audit engine computes them (local_us).
 """
 
@@ -91,10 +92,25 @@ def zone(name: str) -> ZoneInfo:
         raise CheckError(f"unknown time zone {name!r}") from None
 
 
-def offset_us(tz: ZoneInfo, at_us: int) -> int:
-    """The UTC offset of zone tz at the instant at_us (epoch microseconds), in microseconds."""
+HOUR_US = 3600 * SECOND_US
+
+
+def _exact_offset(tz: ZoneInfo, at_us: int) -> int:
     local = dt.datetime.fromtimestamp(at_us // SECOND_US, tz)
     return int(local.utcoffset().total_seconds()) * SECOND_US
+
+
+@lru_cache(maxsize=1 << 16)
+def _hour_offset(tz: ZoneInfo, hour: int) -> int | None:
+    """The offset throughout one UTC hour, or None when it changes inside it (no zone changes twice in one)."""
+    first, last = _exact_offset(tz, hour * HOUR_US), _exact_offset(tz, (hour + 1) * HOUR_US - 1)
+    return first if first == last else None
+
+
+def offset_us(tz: ZoneInfo, at_us: int) -> int:
+    """The UTC offset of zone tz at the instant at_us (epoch microseconds), in microseconds."""
+    offset = _hour_offset(tz, at_us // HOUR_US)
+    return _exact_offset(tz, at_us) if offset is None else offset
 
 
 def local_us(tz: ZoneInfo, at_us: int) -> int:
@@ -152,6 +168,7 @@ class Debtor:
     loans: list[str] = field(default_factory=list)
     kinds: list[int] = field(default_factory=list)
     days: list[int] = field(default_factory=list)
+    _loan_times: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.tz = zone(self.tz_name)
@@ -165,11 +182,16 @@ class Debtor:
         self.loans.insert(i, loan_id)
         self.kinds.insert(i, kind)
         self.days.insert(i, local_us(self.tz, at_us) // DAY_US)
+        self._loan_times.clear()
 
     def loan_times(self, loan_id: str, test: Callable[[int], bool]) -> list[int]:
-        """The times of this loan's contacts whose kind passes test, in order."""
-        return [at for at, loan, kind in zip(self.times, self.loans, self.kinds, strict=True)
-                if loan == loan_id and test(kind)]
+        """The times of this loan's contacts whose kind passes test, in order (kept until the next add)."""
+        key = (loan_id, test)
+        found = self._loan_times.get(key)
+        if found is None:
+            found = self._loan_times[key] = [at for at, loan, kind in zip(self.times, self.loans, self.kinds,
+                                                                          strict=True) if loan == loan_id and test(kind)]
+        return found
 
     def day_count(self, day: int, test: Callable[[int], bool]) -> tuple[int, int]:
         """(contacts, of them planned) on local day `day` whose kind passes test."""
@@ -241,8 +263,8 @@ def _is_conversation(kind: int) -> bool:
     return kind & (PHONE | RIGHT_PARTY) == PHONE | RIGHT_PARTY
 
 
-# --- The rules, each for one planned contact: blocked(u) -> reason arguments or None; release(u) -> the
-# first instant >= u at which the rule no longer blocks (None: never) ----------------------------------
+# --- The rules, each for one planned contact: blocks(u) whether it blocks at instant u, block(u) the reason's
+# numbers, release(u) the first instant >= u at which it no longer blocks (None: never) ----------------------------------
 
 
 class _OptedOut:
@@ -251,7 +273,10 @@ class _OptedOut:
     def __init__(self, channel: str):
         self.channel = channel
 
-    def blocked(self, u: int) -> Block | None:
+    def blocks(self, u: int) -> bool:
+        return True
+
+    def block(self, u: int) -> Block:
         return Block(self.rule, self.rule, {"channel": self.channel})
 
     def release(self, u: int) -> int | None:
@@ -264,15 +289,13 @@ class _QuietHours:
     def __init__(self, debtor: Debtor, start_s: int, end_s: int):
         self.tz, self.tz_name, self.start_s, self.end_s = debtor.tz, debtor.tz_name, start_s, end_s
 
-    def _quiet(self, u: int) -> bool:
+    def blocks(self, u: int) -> bool:
         sod = local_us(self.tz, u) // SECOND_US % 86_400
         if self.start_s > self.end_s:
             return sod >= self.start_s or sod < self.end_s
         return self.start_s <= sod < self.end_s
 
-    def blocked(self, u: int) -> Block | None:
-        if not self._quiet(u):
-            return None
+    def block(self, u: int) -> Block:
         return Block(self.rule, self.rule, {
             "local_time": to_local_text(self.tz, u, with_date=False), "day": to_local_text(self.tz, u)[:10],
             "quiet_start": _hhmm(self.start_s), "quiet_end": _hhmm(self.end_s), "timezone": self.tz_name})
@@ -280,7 +303,7 @@ class _QuietHours:
     def release(self, u: int) -> int | None:
         # within one UTC offset the wall clock runs on to quiet_end; a DST change on the way restarts it
         for _ in range(8):
-            if not self._quiet(u):
+            if not self.blocks(u):
                 return u
             sod_us = local_us(self.tz, u) % DAY_US
             target = u + (self.end_s * SECOND_US - sod_us) % DAY_US
@@ -299,11 +322,14 @@ class _DailyCap:
     def __init__(self, rule: str, debtor: Debtor, test: Callable[[int], bool], limit: int):
         self.rule, self.debtor, self.test, self.limit = rule, debtor, test, limit
 
-    def blocked(self, u: int) -> Block | None:
-        day = local_us(self.debtor.tz, u) // DAY_US
-        n, planned = self.debtor.day_count(day, self.test)
-        if n < self.limit:
-            return None
+    def _count(self, u: int) -> tuple[int, int]:
+        return self.debtor.day_count(local_us(self.debtor.tz, u) // DAY_US, self.test)
+
+    def blocks(self, u: int) -> bool:
+        return self._count(u)[0] >= self.limit
+
+    def block(self, u: int) -> Block:
+        n, planned = self._count(u)
         key = f"{self.rule}_planned" if planned else self.rule
         return Block(self.rule, key, {"count": n, "planned": planned, "limit": self.limit,
                                       "day": to_local_text(self.debtor.tz, u)[:10]})
@@ -326,7 +352,7 @@ class _DailyCap:
             return None
         for _ in range(HORIZON_DAYS + 2):
             u = self._next_day(u)
-            if u is None or self.blocked(u) is None:
+            if u is None or not self.blocks(u):
                 return u
         return None
 
@@ -343,11 +369,11 @@ class _AfterContact:
             return self.triggers[i]
         return None
 
-    def blocked(self, u: int) -> Block | None:
-        trigger = self._trigger(u)
-        if trigger is None:
-            return None
-        return Block(self.rule, self.rule, {"days": self.days, "since": to_local_text(self.tz, trigger)})
+    def blocks(self, u: int) -> bool:
+        return self._trigger(u) is not None
+
+    def block(self, u: int) -> Block:
+        return Block(self.rule, self.rule, {"days": self.days, "since": to_local_text(self.tz, self._trigger(u))})
 
     def release(self, u: int) -> int | None:
         for _ in range(len(self.triggers) + 1):
@@ -366,14 +392,15 @@ class _CallWindow:
     def __init__(self, calls: list[int], limit: int, days: int, tz: ZoneInfo):
         self.calls, self.limit, self.days, self.window_us, self.tz = calls, limit, days, days * DAY_US, tz
 
-    def blocked(self, u: int) -> Block | None:
+    def _why(self, u: int) -> tuple[str, int] | None:
+        """("own", calls in u's window) when u would be over the limit, ("later", s) when u would put the
+        later call s over it, else None."""
         if self.window_us <= 0:
             return None
         calls, w, n = self.calls, self.window_us, self.limit
         within = bisect_right(calls, u) - bisect_right(calls, u - w)
         if within >= n:
-            return Block(self.rule, self.rule, {"count": within, "limit": n, "days": self.days,
-                                                "local_time": to_local_text(self.tz, u)})
+            return "own", within
         # a later call s in (u, u + W): u joins its window; it turns into a breach when the calls before
         # it in its window fall short of the limit but reach it with its own ties (a_s < n <= a_s + m_s)
         j = bisect_right(calls, u)
@@ -383,16 +410,26 @@ class _CallWindow:
             last = bisect_right(calls, s)
             before = bisect_left(calls, s) - bisect_right(calls, s - w)
             if before < n <= before + (last - j):
-                return Block(self.rule, "calls_7_in_7_later", {"limit": n, "days": self.days,
-                                                               "later": to_local_text(self.tz, s)})
+                return "later", s
             j = last
         return None
+
+    def blocks(self, u: int) -> bool:
+        return self._why(u) is not None
+
+    def block(self, u: int) -> Block:
+        kind, value = self._why(u)
+        if kind == "own":
+            return Block(self.rule, self.rule, {"count": value, "limit": self.limit, "days": self.days,
+                                                "local_time": to_local_text(self.tz, u)})
+        return Block(self.rule, "calls_7_in_7_later", {"limit": self.limit, "days": self.days,
+                                                       "later": to_local_text(self.tz, value)})
 
     def release(self, u: int) -> int | None:
         # the blocked instants end where a call leaves a window (x + W) or where u passes a later call (s)
         candidates = sorted({x + self.window_us for x in self.calls} | set(self.calls))
         for c in candidates[bisect_right(candidates, u):]:
-            if self.blocked(c) is None:
+            if not self.blocks(c):
                 return c
         return None
 
@@ -403,9 +440,10 @@ class _VisitCollectors:
     def __init__(self, collectors: int | None, minimum: int):
         self.collectors, self.minimum = collectors, minimum
 
-    def blocked(self, u: int) -> Block | None:
-        if (self.collectors or 1) >= self.minimum:
-            return None
+    def blocks(self, u: int) -> bool:
+        return (self.collectors or 1) < self.minimum
+
+    def block(self, u: int) -> Block:
         key = self.rule if self.collectors is not None else f"{self.rule}_none"
         return Block(self.rule, key, {"minimum": self.minimum, "collectors": self.collectors or 0})
 
@@ -446,17 +484,18 @@ def _checkers(pack: Pack, debtor: Debtor, c: Contact) -> list[Any]:
 def evaluate(pack: Pack, debtor: Debtor, contact: Contact) -> Verdict:
     """Check one planned contact against the debtor's contacts; the blocks and the next allowed instant."""
     checkers = _checkers(pack, debtor, contact)
-    blocks = tuple(b for b in (ch.blocked(contact.at_us) for ch in checkers) if b is not None)
-    if not blocks:
+    at = contact.at_us
+    blocking = [ch for ch in checkers if ch.blocks(at)]
+    if not blocking:
         return Verdict(())
-    return Verdict(blocks, next_allowed(checkers, contact.at_us))
+    return Verdict(tuple(ch.block(at) for ch in blocking), next_allowed(checkers, at))
 
 
 def next_allowed(checkers: Sequence[Any], at_us: int) -> int | None:
     """The first instant >= at_us that no rule blocks: jump to the latest release of the blocking ones."""
     u, limit = at_us, at_us + HORIZON_DAYS * DAY_US
     for _ in range(MAX_STEPS):
-        releases = [ch.release(u) for ch in checkers if ch.blocked(u) is not None]
+        releases = [ch.release(u) for ch in checkers if ch.blocks(u)]
         if not releases:
             return u
         if None in releases:
