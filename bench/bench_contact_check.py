@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import os
 import platform
 import random
 import statistics
@@ -75,11 +76,13 @@ def single_checks(path: Path, work: list[dict], threads: int, named: bool) -> di
     shares = [work[i::threads] for i in range(threads)]
     barrier = threading.Barrier(threads)
 
+    cpu: list[float] = []
+
     def run(share: list[dict]) -> None:
         mine = []
         barrier.wait()
         for c in share:
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             try:
                 if named:
                     db.query("contact_check", db=path, loan_id=c["loan_id"], channel=c["channel"],
@@ -90,6 +93,8 @@ def single_checks(path: Path, work: list[dict], threads: int, named: bool) -> di
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
             mine.append((time.perf_counter() - began) * 1000)
+            if threads == 1:  # the process's CPU (DuckDB's threads included) is this check's alone
+                cpu.append((time.process_time() - cpu_began) * 1000)
         with lock:
             latencies.extend(mine)
 
@@ -102,6 +107,7 @@ def single_checks(path: Path, work: list[dict], threads: int, named: bool) -> di
     wall = time.perf_counter() - began
     return {"checks": len(latencies), "p50": statistics.median(latencies), "p95": percentile(latencies, 95),
             "p99": percentile(latencies, 99), "max": max(latencies), "per_s": len(latencies) / wall,
+            "cpu_ms": statistics.median(cpu) if cpu else None,
             "errors": len(errors), "first_error": errors[0] if errors else ""}
 
 
@@ -201,21 +207,25 @@ def main(argv: list[str] | None = None) -> int:
     work = contacts(loans, start, args.checks, seed=11)
     prevention.check(work[:20], db=path)  # warm: the connection, the zone data, the packs
 
+    load = os.getloadavg()[0]
     lines = [f"## Pre-contact check, {args.loans:,} loans ({counts['contacts']:,} contacts; contact_check_log "
              f"{log_rows:,} rows)", "",
-             f"{dt.date.today()} · {platform.node()} · " + ", ".join(f"{k} {v}" for k, v in machine().items()), ""]
+             f"{dt.date.today()} · {platform.node()} · " + ", ".join(f"{k} {v}" for k, v in machine().items()),
+             "", f"Load average when the timings started: {load:.1f} (CPU ms/check, single thread, is the "
+             "process's CPU time: it moves less with the machine's load than the wall times do).", ""]
     if synth_s is not None:
         lines.append(f"Book synthesised in {synth_s:.1f} s.")
     if derived_s:
         lines.append("Derived tables built: " + ", ".join(f"{k} {v:.1f} s" for k, v in derived_s.items()) + ".")
-    lines += ["", "| single check | threads | checks | p50 ms | p95 ms | p99 ms | max ms | checks/s | errors |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| single check | threads | checks | p50 ms | p95 ms | p99 ms | max ms | checks/s | CPU ms/check | "
+              "errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for named in (False, True):
         for threads in (int(t) for t in args.threads.split(",")):
             r = single_checks(path, work, threads, named)
             label = "named query contact_check" if named else "prevention.check (the API's function)"
             lines.append(f"| {label} | {threads} | {r['checks']:,} | {r['p50']:.1f} | {r['p95']:.1f} | "
-                         f"{r['p99']:.1f} | {r['max']:.1f} | {r['per_s']:.0f} | {r['errors']} |")
+                         f"{r['p99']:.1f} | {r['max']:.1f} | {r['per_s']:.0f} | "
+                         f"{'' if r['cpu_ms'] is None else format(r['cpu_ms'], '.1f')} | {r['errors']} |")
             print(lines[-1], r["first_error"], flush=True)
     b = batch(path, loans, start, args.batch)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in b["stages"].items())

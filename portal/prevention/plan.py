@@ -102,8 +102,9 @@ debtors as (
 recent as (
     select
         log.customer_id,
-        list({{'at_us': epoch_us(log.contact_at), 'loan_id': log.loan_id, 'kind': log.kind}} order by log.contact_at)
-            as entries
+        list(epoch_us(log.contact_at) order by log.contact_at) as times,
+        list(log.loan_id order by log.contact_at) as loans,
+        list(log.kind order by log.contact_at) as kinds
     from contact_check_log as log
     inner join debtors
         on
@@ -127,10 +128,10 @@ final as (
         typed.opted_out_channels,
         epoch_us(typed.at_ts) as at_us,
         -- the debtor's contacts ride on its first row only
-        case
-            when row_number() over (partition by typed.customer_id order by typed._line) = 1
-                then recent.entries
-        end as entries
+        row_number() over (partition by typed.customer_id order by typed._line) = 1 as is_first,
+        case when is_first then recent.times end as times,
+        case when is_first then recent.loans end as loans,
+        case when is_first then recent.kinds end as kinds
     from typed
     left join recent on typed.customer_id = recent.customer_id
 )
@@ -234,15 +235,13 @@ def check_staged(cur: Any, pack: Pack, source: str, params: Mapping[str, Any] | 
     out: list[CheckedRow] = []
     every = max(len(rows) // 20, 1)
     for i, (line, loan_id, channel, party, planned_at, collectors, customer_id, tz_name, opted, at_us,
-            entries) in enumerate(rows):
+            _, times, loans, kinds) in enumerate(rows):
         if i % every == 0 and i:
             step(0.3 + 0.65 * i / len(rows), "checking")
         if customer_id is not None and customer_id not in debtors:
             # the debtor's contacts ride on its first row, valid or not
-            entries = entries or ()
-            debtors[customer_id] = Debtor(customer_id, tz_name, opted_out_channels(opted),
-                                          [e["at_us"] for e in entries], [e["loan_id"] for e in entries],
-                                          [e["kind"] for e in entries])
+            debtors[customer_id] = Debtor(customer_id, tz_name, opted_out_channels(opted), times or [],
+                                          loans or [], kinds or [])
         errors = _row_errors(loan_id, channel, party, planned_at, collectors, customer_id, at_us)
         if errors:
             out.append(CheckedRow(line, None, None, errors))

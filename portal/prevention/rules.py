@@ -100,16 +100,25 @@ def _exact_offset(tz: ZoneInfo, at_us: int) -> int:
     return int(local.utcoffset().total_seconds()) * SECOND_US
 
 
-@lru_cache(maxsize=1 << 16)
 def _hour_offset(tz: ZoneInfo, hour: int) -> int | None:
     """The offset throughout one UTC hour, or None when it changes inside it (no zone changes twice in one)."""
     first, last = _exact_offset(tz, hour * HOUR_US), _exact_offset(tz, (hour + 1) * HOUR_US - 1)
     return first if first == last else None
 
 
+_MISSING = object()
+_hours: dict[ZoneInfo, dict[int, int | None]] = {}
+
+
 def offset_us(tz: ZoneInfo, at_us: int) -> int:
     """The UTC offset of zone tz at the instant at_us (epoch microseconds), in microseconds."""
-    offset = _hour_offset(tz, at_us // HOUR_US)
+    hours = _hours.get(tz)
+    if hours is None or len(hours) > 200_000:
+        hours = _hours[tz] = {}
+    hour = at_us // HOUR_US
+    offset = hours.get(hour, _MISSING)
+    if offset is _MISSING:
+        offset = hours[hour] = _hour_offset(tz, hour)
     return _exact_offset(tz, at_us) if offset is None else offset
 
 
@@ -133,10 +142,13 @@ def _offset_change(tz: ZoneInfo, start_us: int, end_us: int) -> int | None:
     return hi * SECOND_US
 
 
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
 def to_local_text(tz: ZoneInfo, at_us: int, with_date: bool = True) -> str:
     """'2026-03-11 08:00' (or '08:00') in zone tz, for reasons."""
-    local = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=local_us(tz, at_us))
-    return local.strftime("%Y-%m-%d %H:%M" if with_date else "%H:%M")
+    text = (_EPOCH + dt.timedelta(microseconds=local_us(tz, at_us))).isoformat(sep=" ", timespec="minutes")
+    return text if with_date else text[11:]
 
 
 def to_datetime(tz: ZoneInfo, at_us: int) -> dt.datetime:
@@ -288,6 +300,7 @@ class _QuietHours:
 
     def __init__(self, debtor: Debtor, start_s: int, end_s: int):
         self.tz, self.tz_name, self.start_s, self.end_s = debtor.tz, debtor.tz_name, start_s, end_s
+        self.window = (_hhmm(start_s), _hhmm(end_s))
 
     def blocks(self, u: int) -> bool:
         sod = local_us(self.tz, u) // SECOND_US % 86_400
@@ -298,7 +311,7 @@ class _QuietHours:
     def block(self, u: int) -> Block:
         return Block(self.rule, self.rule, {
             "local_time": to_local_text(self.tz, u, with_date=False), "day": to_local_text(self.tz, u)[:10],
-            "quiet_start": _hhmm(self.start_s), "quiet_end": _hhmm(self.end_s), "timezone": self.tz_name})
+            "quiet_start": self.window[0], "quiet_end": self.window[1], "timezone": self.tz_name})
 
     def release(self, u: int) -> int | None:
         # within one UTC offset the wall clock runs on to quiet_end; a DST change on the way restarts it
@@ -457,27 +470,35 @@ def _checkers(pack: Pack, debtor: Debtor, c: Contact) -> list[Any]:
     if c.channel in debtor.opted_out:
         out.append(_OptedOut(c.channel))
     phone = c.channel == "phone"
+    # a rule that has nothing to count (no contact of the debtor, no trigger on the loan) and a limit above
+    # 0 cannot block at any instant: it is left out, which only saves time
+    anything = bool(debtor.times)
     for rule in pack.rules:
         if rule == "quiet_hours" and c.channel not in pack.exempt_channels:
             out.append(_QuietHours(debtor, pack.quiet_start_s, pack.quiet_end_s))
         elif rule == "connected_calls_per_day" and phone and c.party == "debtor":
-            out.append(_DailyCap(rule, debtor, _is_connected, pack.connected_calls_per_day))
+            if anything or pack.connected_calls_per_day <= 0:
+                out.append(_DailyCap(rule, debtor, _is_connected, pack.connected_calls_per_day))
         elif rule == "unanswered_calls_per_day" and phone:
-            out.append(_DailyCap(rule, debtor, _is_unanswered, pack.unanswered_calls_per_day))
+            if anything or pack.unanswered_calls_per_day <= 0:
+                out.append(_DailyCap(rule, debtor, _is_unanswered, pack.unanswered_calls_per_day))
         elif rule == "third_party_contact" and c.party == "third_party":
             days = pack.third_party_after_rpc_days
-            out.append(_AfterContact(rule, debtor.loan_times(c.loan_id, _is_right_party), days * DAY_US, days,
-                                     debtor.tz))
+            triggers = debtor.loan_times(c.loan_id, _is_right_party) if anything else []
+            if triggers:
+                out.append(_AfterContact(rule, triggers, days * DAY_US, days, debtor.tz))
         elif rule == "visit_collectors" and c.channel == "visit":
             out.append(_VisitCollectors(c.collectors, pack.visit_min_collectors))
-        elif rule == "calls_7_in_7" and phone:
-            out.append(_CallWindow(debtor.loan_times(c.loan_id, _is_phone), pack.calls_in_window,
-                                   pack.call_window_days, debtor.tz))
+        elif rule == "calls_7_in_7" and phone and pack.call_window_days > 0:
+            calls = debtor.loan_times(c.loan_id, _is_phone) if anything else []
+            if calls or pack.calls_in_window <= 0:
+                out.append(_CallWindow(calls, pack.calls_in_window, pack.call_window_days, debtor.tz))
         elif rule == "call_after_conversation" and phone:
             days = pack.no_call_after_conversation_days
-            # the engine's window is at least a day wide (a zero-day window still needs a bucket width)
-            out.append(_AfterContact(rule, debtor.loan_times(c.loan_id, _is_conversation), max(days, 1) * DAY_US,
-                                     days, debtor.tz))
+            triggers = debtor.loan_times(c.loan_id, _is_conversation) if anything else []
+            if triggers:
+                # the engine's window is at least a day wide (a zero-day window still needs a bucket width)
+                out.append(_AfterContact(rule, triggers, max(days, 1) * DAY_US, days, debtor.tz))
     return out
 
 

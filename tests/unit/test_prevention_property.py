@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 from portal import db, derived, prevention, taxonomy
 
 UTC = dt.UTC
-settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("long", max_examples=3000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("dev", max_examples=40, deadline=None, derandomize=True,
+settings.register_profile("dev", max_examples=30, deadline=None, derandomize=True,
                           phases=[Phase.explicit, Phase.reuse, Phase.generate],
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROFILE = os.environ.get("PORTAL_HYPOTHESIS_PROFILE", "ci")
@@ -238,10 +238,12 @@ def test_check_agrees_with_the_audit(book, scenario):
                 assert nxt is None
             elif nxt is not None:
                 assert nxt > planned_contact["at"]
-                at_next = check_one(book, {**planned_contact, "at": nxt}, pack)
+                # one list: the row a microsecond before is blocked, so it does not count for the next row
+                before_next, at_next = prevention.check(
+                    [{**planned_contact, "at": (nxt - US).isoformat()}, {**planned_contact, "at": nxt.isoformat()}],
+                    pack, db=book)
+                assert not before_next[0]["allowed"], (pack, planned_contact, nxt, contacts)
                 assert at_next[0]["allowed"], (pack, planned_contact, nxt, at_next, contacts)
-                just_before = check_one(book, {**planned_contact, "at": nxt - US}, pack)
-                assert not just_before[0]["allowed"], (pack, planned_contact, nxt, contacts)
         # the named query answers with the same rows as check()
         named = db.query("contact_check", db=book, loan_id=planned_contact["loan_id"],
                          channel=planned_contact["channel"], party=planned_contact["party"],
