@@ -89,6 +89,7 @@ recent as (
         on
             planned.customer_hash = log.customer_hash
             and planned.customer_id = log.customer_id
+            -- portal/prevention: LOOKBACK_DAYS before, HORIZON_DAYS + LOOKBACK_DAYS after
             and log.contact_at >= planned.at_ts - interval 32 days
             and log.contact_at < planned.at_ts + interval 94 days
     group by all

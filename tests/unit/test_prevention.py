@@ -405,3 +405,71 @@ def test_the_query_reads_only_the_debtors_rows(book):
                     "pack": "cn", "collectors": None, "lang": "en"}, db=book)
     text = "\n".join(plan.iloc[:, 1])
     assert "Dynamic Filters" in text  # the debtor's hash reaches the scan of contact_check_log
+    # the query reads the same stretch of the log as the engine's list checks
+    sql = db.get_query("contact_check").sql
+    assert f"interval {prevention.LOOKBACK_DAYS} days" in sql
+    assert f"interval {prevention.HORIZON_DAYS + prevention.LOOKBACK_DAYS} days" in sql
+
+
+def test_edge_numbers_agree_with_the_audit(book, tmp_path, monkeypatch):
+    # Packs with numbers at their edges: a cap of 0 (every call is over it), a third-party window of 0
+    # days (never), a conversation window of 0 days (the engine still waits one day: its window is at least
+    # a day wide), 0 calls in a window (every call), quiet hours that do not wrap midnight (01:00-06:00) and
+    # quiet hours that start and end together (none). For each contact, the rules the check names are
+    # exactly those whose breach count grows when the audit engine sees the contact appended.
+    extra = tmp_path / "edges.toml"
+    extra.write_text('[packs.edge_cn]\nextends = "cn"\nconnected_calls_per_day = 0\nthird_party_after_rpc_days = 0\n'
+                     'quiet_start = "01:00"\nquiet_end = "06:00"\n'
+                     '[packs.edge_us]\nextends = "us"\ncalls_in_window = 0\nno_call_after_conversation_days = 0\n'
+                     'quiet_start = "08:00"\nquiet_end = "08:00"\n', encoding="utf-8")
+    monkeypatch.setenv("PORTAL_RULE_PACKS_FILE", str(extra))
+    policy.sync(db_path=book)
+    cases = [
+        ("S1a", "2026-03-16T10:00:00+08:00", "phone", "debtor"),       # edge_cn: cap 0
+        ("S1a", "2026-03-12T10:00:00+08:00", "sms", "third_party"),    # edge_cn: 0-day window: allowed
+        ("S1a", "2026-03-16T03:00:00+08:00", "sms", "debtor"),         # edge_cn: inside 01:00-06:00
+        ("S1a", "2026-03-16T07:00:00+08:00", "sms", "debtor"),         # edge_cn: after 06:00, before 08:00
+        ("N1b", "2026-03-20T20:00:00-04:00", "phone", "debtor"),       # edge_us: 10 h after m1: within a day
+        ("N1b", "2026-03-21T11:00:00-04:00", "sms", "debtor"),         # edge_us: no quiet hours at all
+    ]
+    for loan, at, channel, party in cases:
+        for pack in ("edge_cn", "edge_us"):
+            got = set(rules(check(book, loan, at, channel=channel, party=party, pack=pack)))
+            assert got == _audit_growth(book, pack, loan, at, channel, party), (pack, loan, at, channel, party)
+    assert rules(check(book, "S1a", "2026-03-16T10:00:00+08:00", pack="edge_cn")) == ["connected_calls_per_day"]
+    assert next_at(check(book, "S1a", "2026-03-16T10:00:00+08:00", pack="edge_cn")) is None  # never room
+    assert rules(check(book, "S1a", "2026-03-16T03:00:00+08:00", channel="sms", pack="edge_cn")) == ["quiet_hours"]
+    assert next_at(check(book, "S1a", "2026-03-16T03:00:00+08:00", channel="sms", pack="edge_cn")) == \
+        dt.datetime(2026, 3, 16, 6, 0, tzinfo=SH)
+    assert rules(check(book, "N1b", "2026-03-20T20:00:00-04:00", pack="edge_us")) == \
+        ["calls_7_in_7", "call_after_conversation"]
+
+
+def _audit_growth(book, pack, loan, at, channel, party) -> set[str]:
+    """The rules whose breach count grows when the contact is appended (as an attempt, and as a connected
+    call for the cap on connected calls), per the audit engine."""
+    sql = "select rule, count(*) as n from policy_breaches($pack, timestamptz '2026-01-01', timestamptz '2027-01-01', " \
+          "null) group by rule"
+
+    def counts(outcome):
+        cur = db.cursor(book)
+        try:
+            cur.execute("begin transaction")
+            if outcome is not None:
+                cur.execute("insert into contacts (contact_id, loan_id, contact_at, channel, party, outcome, "
+                            "collectors) values ('zz', $l, $at::timestamptz, $c, $p, $o, $k)",
+                            {"l": loan, "at": at, "c": channel, "p": party, "o": outcome,
+                             "k": 1 if channel == "visit" else None})
+            return dict(cur.execute(sql, {"pack": pack}).fetchall())
+        finally:
+            cur.execute("rollback")
+            cur.close()
+
+    before = counts(None)
+    attempt = counts(prevention.rules.ATTEMPT_OUTCOMES.get(channel, "sent"))
+    grew = {r for r, n in attempt.items() if n > before.get(r, 0)} - {"connected_calls_per_day"}
+    if channel == "phone" and party == "debtor":
+        connected = counts("rpc")
+        if connected.get("connected_calls_per_day", 0) > before.get("connected_calls_per_day", 0):
+            grew.add("connected_calls_per_day")
+    return grew
