@@ -20,6 +20,7 @@ from portal import db as portal_db
 from portal import derived, taxonomy
 from portal.prevention.rules import (
     CHECK_RULES,
+    DAY_US,
     HORIZON_DAYS,
     LOOKBACK_DAYS,
     CheckError,
@@ -56,6 +57,14 @@ _INT = re.compile(r"^[+-]?[0-9]+(\.0*)?$")  # a whole number, as the upload rule
 # before its first planned row to HORIZON_DAYS + LOOKBACK_DAYS after its last: a join on (customer_hash,
 # customer_id) whose keys DuckDB pushes into the scan of contact_check_log as a dynamic filter, so only
 # the row groups that hold these debtors are read.
+# A planned time with an offset (a '+' or '-' after the date, or a trailing Z) is that instant; without
+# one it is the debtor's wall-clock time, as ingest reads an upload's timestamps.
+_AT_TS = """case
+            when strpos(substr({text}, 11), '+') > 0 or strpos(substr({text}, 11), '-') > 0
+                or upper(right({text}, 1)) = 'Z'
+                then try_cast({text} as timestamptz)
+            else timezone(coalesce({zone}, $tz_default), try_cast({text} as timestamp))
+        end"""
 _CHECK_SQL = """
 with
 
@@ -77,12 +86,7 @@ typed as (
         debtors.customer_hash,
         coalesce(debtors.timezone, $tz_default) as tz,
         debtors.opted_out_channels,
-        case
-            when strpos(substr(raw.planned_at, 11), '+') > 0 or strpos(substr(raw.planned_at, 11), '-') > 0
-                or upper(right(raw.planned_at, 1)) = 'Z'
-                then try_cast(raw.planned_at as timestamptz)
-            else timezone(coalesce(debtors.timezone, $tz_default), try_cast(raw.planned_at as timestamp))
-        end as at_ts
+        {at_ts} as at_ts
     from raw
     left join contact_check_debtors as debtors
         on debtors.loan_hash = hash(raw.loan_id) and debtors.loan_id = raw.loan_id
@@ -139,7 +143,28 @@ final as (
 select * from final
 order by _line
 """
+_CHECK_SQL = _CHECK_SQL.replace("{at_ts}", _AT_TS.format(text="raw.planned_at", zone="debtors.timezone"))
 _CHECK_PARAMS = {"lookback": LOOKBACK_DAYS, "horizon": HORIZON_DAYS}
+# One contact (the dialer's question) in small statements whose filters are constants, so DuckDB prunes by
+# zone maps when it plans them: the loan's debtor with the planned instant, then the debtor's contacts
+# (by the 64-bit hash alone; the customer and the time span are checked here, on the few rows it returns).
+_ONE_DEBTOR_SQL = f"""
+select
+    customer_id,
+    customer_hash,
+    coalesce(timezone, $tz_default) as tz,
+    opted_out_channels,
+    epoch_us({_AT_TS.format(text="$planned_at::varchar", zone="timezone")}) as at_us
+from contact_check_debtors
+where loan_hash = hash($loan_id::varchar) and loan_id = $loan_id::varchar
+"""  # noqa: S608 (a fixed expression of this module)
+_ONE_AT_SQL = f"select epoch_us({_AT_TS.format(text='$planned_at::varchar', zone='null')})"  # noqa: S608 (fixed)
+_ONE_LOG_SQL = """
+select customer_id, epoch_us(contact_at) as at_us, loan_id, kind
+from contact_check_log
+where customer_hash = $customer_hash
+order by contact_at
+"""
 # the two sources of planned rows: a file staged by portal.ingest (columns c0..cN) or lists of parameters
 _PARAM_SOURCE = ("select unnest($p_line) as _line, unnest($p_loan_id) as loan_id, unnest($p_channel) as channel, "
                  "unnest($p_party) as party, unnest($p_planned_at) as planned_at, "
@@ -257,6 +282,36 @@ def check_staged(cur: Any, pack: Pack, source: str, params: Mapping[str, Any] | 
     return out
 
 
+def _clean(value: str | None, lower: bool = False) -> str | None:
+    """A cell as the list statement reads it: trimmed of spaces, empty as missing."""
+    text = None if value is None else value.strip(" ")
+    return (text.lower() if lower else text) if text else None
+
+
+def check_one(cur: Any, pack: Pack, cell: Mapping[str, str | None]) -> CheckedRow:
+    """Check one planned row (text cells loan_id, channel, party, planned_at, collectors) on this cursor:
+    the same checks as check_staged, in two statements that read only the debtor's contacts."""
+    loan_id, channel, party = _clean(cell.get("loan_id")), _clean(cell.get("channel"), True), _clean(cell.get("party"), True)
+    planned_at, collectors = _clean(cell.get("planned_at")), _clean(cell.get("collectors"))
+    params = {"loan_id": loan_id, "planned_at": planned_at, "tz_default": pack.timezone_default}
+    found = cur.execute(_ONE_DEBTOR_SQL, params).fetchall()
+    if found:
+        customer_id, customer_hash, tz_name, opted, at_us = found[0]
+    else:  # an unknown loan: its planned time is still checked, in the pack's zone, for the report
+        customer_id = customer_hash = tz_name = opted = None
+        at_us = cur.execute(_ONE_AT_SQL, {k: params[k] for k in ("planned_at", "tz_default")}).fetchall()[0][0]
+    errors = _row_errors(loan_id, channel, party, planned_at, collectors, customer_id, at_us)
+    if errors:
+        return CheckedRow(0, None, None, errors)
+    lo, hi = at_us - LOOKBACK_DAYS * DAY_US, at_us + (HORIZON_DAYS + LOOKBACK_DAYS) * DAY_US
+    log = [r for r in cur.execute(_ONE_LOG_SQL, {"customer_hash": customer_hash}).fetchall()
+           if r[0] == customer_id and lo <= r[1] < hi]
+    debtor = Debtor(customer_id, tz_name, opted_out_channels(opted), [r[1] for r in log], [r[2] for r in log],
+                    [r[3] for r in log])
+    contact = Contact(loan_id, channel, party, at_us, None if collectors is None else int(float(collectors)))
+    return CheckedRow(0, evaluate(pack, debtor, contact), tz_name)
+
+
 _packs: dict[tuple, Pack] = {}
 
 
@@ -274,10 +329,29 @@ def _pack(cur: Any, database: Any, name: str | None) -> Pack:
     return found
 
 
-def _with_cursor(database: Any, fn: Callable[[Any], Any]) -> Any:
+# The data versions of the tables the derived tables read (portal.db bumps them on every write): when
+# they are what they were before the last freshness check on this connection, nothing was written since
+# and the derived tables are still fresh, so a check skips the fingerprints (several statements).
+_VERSIONS_SQL = "select table_name, version from data_versions"
+_VERSIONED = frozenset(("contacts", "loans", "customers"))
+_fresh_at: dict[int, tuple] = {}
+
+
+def _ensure_fresh(cur: Any, database: Any) -> None:
+    key = id(portal_db.connect(database))
+    before = tuple(sorted(r for r in cur.execute(_VERSIONS_SQL).fetchall() if r[0] in _VERSIONED))
+    if _fresh_at.get(key) == before:
+        return
     derived.ensure_fresh(DERIVED_TABLES, db=database)
+    if len(_fresh_at) > 64:
+        _fresh_at.clear()
+    _fresh_at[key] = before  # read before the check: a write racing it only costs one more check
+
+
+def _with_cursor(database: Any, fn: Callable[[Any], Any]) -> Any:
     cur = portal_db.cursor(database)
     try:
+        _ensure_fresh(cur, database)
         return fn(cur)
     except portal_db.Error as exc:
         raise CheckError(f"contact check failed: {str(exc).splitlines()[0]}") from exc
@@ -345,7 +419,10 @@ def check(contacts: Mapping[str, Any] | Sequence[Mapping[str, Any]], pack: str |
               **{f"p_{c}": [r.get(c) for r in cells] for c in INPUT_COLUMNS}}
 
     def work(cur: Any) -> list[CheckedRow]:
-        return check_staged(cur, _pack(cur, db, pack), _PARAM_SOURCE, params)
+        chosen = _pack(cur, db, pack)
+        if len(cells) == 1:
+            return [check_one(cur, chosen, cells[0])]
+        return check_staged(cur, chosen, _PARAM_SOURCE, params)
 
     checked = _with_cursor(db, work)
     bad = [FieldError(r.line, e["column"] if e["column"] != "planned_at" else "at",
