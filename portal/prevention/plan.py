@@ -560,13 +560,34 @@ def _output_frame(headers: list[str], original: pd.DataFrame, checked: list[Chec
     keep = [i for i, n in enumerate(names) if n not in OUTPUT_COLUMNS]
     frame = pd.DataFrame({names[i]: original[f"c{i}"].astype(object).where(original[f"c{i}"].notna(), None)
                           for i in keep})
-    results = [r.result(lang) for r in checked]
-    frame["allowed"] = pd.array([r["allowed"] for r in results], dtype="boolean")
-    frame["rules"] = ["; ".join(r["rules"]) for r in results]
-    frame["reasons"] = ["; ".join(r["reasons"]) for r in results]
-    frame["next_allowed_at"] = [None if r["next_allowed_at"] is None else r["next_allowed_at"].isoformat()
-                                for r in results]
-    frame["error"] = ["; ".join(r["error"]) for r in results]
+    allowed, rules, reasons, nexts, errors = [], [], [], [], []
+    for r in checked:
+        v = r.verdict
+        if v is None:
+            result = r.result(lang)
+            allowed.append(None)
+            rules.append("")
+            reasons.append("")
+            nexts.append(None)
+            errors.append("; ".join(result["error"]))
+        elif v.allowed:  # most rows of a list: nothing to render
+            allowed.append(True)
+            rules.append("")
+            reasons.append("")
+            nexts.append(None)
+            errors.append("")
+        else:
+            allowed.append(False)
+            rules.append("; ".join(b.rule for b in v.blocks))
+            reasons.append("; ".join(render(b, lang) for b in v.blocks))
+            nexts.append(None if v.next_allowed_us is None
+                         else to_datetime(zone(r.tz_name), v.next_allowed_us).isoformat())
+            errors.append("")
+    frame["allowed"] = pd.array(allowed, dtype="boolean")
+    frame["rules"] = rules
+    frame["reasons"] = reasons
+    frame["next_allowed_at"] = nexts
+    frame["error"] = errors
     return frame
 
 
