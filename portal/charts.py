@@ -216,3 +216,43 @@ def calibration(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> 
     fig.update_layout(title=title, xaxis={"title": x_label, "tickformat": ".1%"},
                       yaxis={"title": y_label, "tickformat": ".1%"}, margin={"t": 48, "b": 24})
     return fig
+
+
+# Repayment plans.
+
+
+def offer_days(frame: pd.DataFrame, deadline_days: int, title: str, x_label: str, y_label: str,
+               deadline_label: str) -> go.Figure:
+    """Bars of plan requests by whole days from receipt to the first offer, with the deadline marked."""
+    late = frame["offers"] - frame["by_deadline"]
+    fig = go.Figure([
+        go.Bar(x=frame["days_to_offer"], y=frame["by_deadline"], name=deadline_label, marker_color="#43a047"),
+        go.Bar(x=frame["days_to_offer"], y=late, name="> " + deadline_label, marker_color="#e53935"),
+    ])
+    fig.add_vline(x=deadline_days, line_dash="dash", line_color="#616161")
+    fig.update_layout(title=title, barmode="stack", xaxis_title=x_label, yaxis_title=y_label,
+                      legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def kept_rates(frame: pd.DataFrame, label: str, title: str, y_label: str) -> go.Figure:
+    """Grouped bars of the instalment kept rate per segment, one colour per plan type (column `label`)."""
+    fig = px.bar(frame, x="segment", y="kept_rate", color=label, barmode="group", title=title,
+                 labels={"segment": "", "kept_rate": y_label, label: ""})
+    fig.update_layout(yaxis_tickformat=".0%", legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def plan_vs_control(frame: pd.DataFrame, title: str, y_label: str) -> go.Figure:
+    """Cure rates of plans and of their control per group (`group`, `series`, `rate`, `low`, `high`)."""
+    fig = go.Figure()
+    for series, colour in zip(frame["series"].unique(), ("#1e88e5", "#9e9e9e", "#fb8c00"), strict=False):
+        part = frame[frame["series"] == series]
+        fig.add_trace(go.Bar(
+            x=part["group"], y=part["rate"], name=series, marker_color=colour,
+            error_y={"type": "data", "symmetric": False, "array": (part["high"] - part["rate"]).fillna(0),
+                     "arrayminus": (part["rate"] - part["low"]).fillna(0)},
+        ))
+    fig.update_layout(title=title, barmode="group", yaxis_tickformat=".0%", yaxis_title=y_label,
+                      legend_title_text="", margin={"t": 48, "b": 24})
+    return fig

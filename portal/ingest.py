@@ -69,6 +69,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "payments": DatasetSpec("payments", ("payment_id",), (("loan_id", "loan"),), ("loan_id",)),
     "complaints": DatasetSpec("complaints", ("complaint_id",),
                               (("customer_id", "customer"), ("loan_id", "loan")), ("customer_id", "loan_id")),
+    "repayment_plans": DatasetSpec("repayment_plans", ("plan_id",), (("loan_id", "loan"),)),
 }
 
 
@@ -215,6 +216,8 @@ FRAME_RULES = {
     "duration_only_on_calls": ("duration_s", "duration_not_call", "channel != 'phone' and duration_s is not null"),
     "extension_reason_when_extended": ("extension_reason", "extension_reason_missing",
                                        "extension_days > 0 and extension_reason is null"),
+    "deferral_one_instalment": ("instalments", "deferral_instalments", "plan_type = 'deferral' and instalments != 1"),
+    "first_due_not_before_agreed": ("first_due_on", "first_due_before_agreed", "first_due_on < agreed_on"),
 }
 
 

@@ -250,6 +250,40 @@ class ComplaintsUpload(pa.DataFrameModel):
         return (df["extension_days"].fillna(0) == 0) | df["extension_reason"].notna()
 
 
+# Repayment plans (owned by portal/plans.py).
+PLAN_TYPES = ("instalments", "deferral")
+PLAN_STATUSES = ("active", "completed", "broken", "cancelled")
+PLAN_MAX_INSTALMENTS = 60
+
+
+class RepaymentPlansUpload(pa.DataFrameModel):
+    """Upload rules for agreed repayment plans (CONTRACT.md, repayment_plans)."""
+
+    plan_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "方案号"))
+    loan_id: Series[str] = pa.Field(metadata=_meta("text", "借据号"))
+    complaint_id: Series[str] = pa.Field(nullable=True, str_length={"max_value": 64},
+                                         metadata=_meta("text", "投诉编号", False))
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), metadata=_meta("text", "方案类型"))
+    agreed_on: Series[pa.DateTime] = pa.Field(not_future=ON, metadata=_meta("date", "达成日期"))
+    amount: Series[float] = _amount("方案金额", gt=0)
+    instalments: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": PLAN_MAX_INSTALMENTS},
+                                                  metadata=_meta("int", "期数"))
+    first_due_on: Series[pa.DateTime] = pa.Field(metadata=_meta("date", "首期还款日"))
+    status: Series[str] = pa.Field(isin=list(PLAN_STATUSES), metadata=_meta("text", "方案状态"))
+
+    Config = _UploadConfig
+
+    @pa.dataframe_check
+    def deferral_one_instalment(cls, df: pd.DataFrame) -> pd.Series:
+        """A deferral is one instalment."""
+        return (df["plan_type"] != "deferral") | (df["instalments"] == 1)
+
+    @pa.dataframe_check
+    def first_due_not_before_agreed(cls, df: pd.DataFrame) -> pd.Series:
+        """first_due_on is on or after agreed_on."""
+        return df["first_due_on"] >= df["agreed_on"]
+
+
 UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "customers": CustomersUpload,
     "loans": LoansUpload,
@@ -257,6 +291,7 @@ UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "contacts": ContactsUpload,
     "payments": PaymentsUpload,
     "complaints": ComplaintsUpload,
+    "repayment_plans": RepaymentPlansUpload,
 }
 
 # Named-query result models: columns and their order are the contract.
@@ -816,6 +851,121 @@ class RiskChannelOutcomesResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+# Repayment plan results (owned by portal/plans.py).
+_BUCKETS = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"]
+
+
+def _k(kind: str, codes: str | None = None) -> dict:
+    return {"kind": kind, **({"codes": codes} if codes else {})}
+
+
+class RepaymentPlanOutcomesResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_outcomes.sql (CONTRACT.md)."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), unique=True, metadata=_k("code", "plan_type"))
+    plans: Series[int] = pa.Field(ge=1, metadata=_k("count"))
+    instalments_due: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    instalments_kept: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, metadata=_k("rate"))
+    completed: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    broken: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    cured_within_90d: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    cure_rate_90d: Series[float] = pa.Field(ge=0, le=1, nullable=True, metadata=_k("rate"))
+    control_cure_rate_90d: Series[float] = pa.Field(ge=0, le=1, nullable=True, metadata=_k("rate"))
+    uplift_pp: Series[float] = pa.Field(ge=-100, le=100, nullable=True, metadata=_k("number"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanCureCellsResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_cure_cells.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), metadata=_k("code", "plan_type"))
+    month_end_before: Series[pa.DateTime] = pa.Field(metadata=_k("date"))
+    bucket: Series[str] = pa.Field(isin=_BUCKETS[1:], metadata=_k("code", "bucket"))
+    product: Series[str] = pa.Field(metadata=_k("code", "product"))
+    risk_grade: Series[str] = pa.Field(nullable=True, metadata=_k("code", "risk_grade"))
+    horizon_on: Series[pa.DateTime] = pa.Field(metadata=_k("date"))
+    plans: Series[int] = pa.Field(ge=1, metadata=_k("count"))
+    cured: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    control_loans: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    control_cured: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanFunnelResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_funnel.sql."""
+
+    stage: Series[str] = pa.Field(isin=["requested", "offered", "accepted", "kept_to_date", "completed"],
+                                  metadata=_k("code", "plan_stage"))
+    requests: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    share_of_requested: Series[float] = pa.Field(ge=0, le=1, metadata=_k("rate"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanOfferTimingResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_offer_timing.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=[*PLAN_TYPES, "unspecified", "all"], metadata=_k("code", "plan_type"))
+    requests: Series[int] = pa.Field(ge=1, metadata=_k("count"))
+    offered: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    median_days_to_offer: Series[float] = pa.Field(nullable=True, metadata=_k("number"))
+    p90_days_to_offer: Series[float] = pa.Field(nullable=True, metadata=_k("number"))
+    offered_by_deadline: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    by_deadline_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, metadata=_k("rate"))
+    waiting: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    waiting_past_deadline: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanOfferDaysResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_offer_days.sql."""
+
+    days_to_offer: Series[int] = pa.Field(metadata=_k("number"))
+    offers: Series[int] = pa.Field(ge=1, metadata=_k("count"))
+    by_deadline: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanKeptResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_kept.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), metadata=_k("code", "plan_type"))
+    segment: Series[str] = pa.Field(metadata=_k("text"))
+    plans: Series[int] = pa.Field(ge=1, metadata=_k("count"))
+    instalments_due: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    instalments_kept: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, metadata=_k("rate"))
+    active: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    completed: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    broken: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+    cancelled: Series[int] = pa.Field(ge=0, metadata=_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanScheduleResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_schedule.sql."""
+
+    plan_id: Series[str] = pa.Field(metadata=_k("code"))
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), metadata=_k("code", "plan_type"))
+    plan_status: Series[str] = pa.Field(isin=list(PLAN_STATUSES), metadata=_k("code", "plan_status"))
+    agreed_on: Series[pa.DateTime] = pa.Field(metadata=_k("date"))
+    instalment_no: Series[int] = pa.Field(ge=1, metadata=_k("number"))
+    due_on: Series[pa.DateTime] = pa.Field(metadata=_k("date"))
+    amount_due: Series[float] = pa.Field(ge=0, metadata=_k("amount"))
+    cumulative_due: Series[float] = pa.Field(gt=0, metadata=_k("amount"))
+    covered_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, metadata=_k("timestamp"), **_TZ)
+    state: Series[str] = pa.Field(isin=["kept", "missed", "in_grace", "upcoming"],
+                                  metadata=_k("code", "instalment_state"))
+
+    Config = _ResultConfig
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "upload_history": UploadHistoryResult,
     "quarantine_rows": QuarantineRowsResult,
@@ -851,4 +1001,11 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "complaint_breaches": ComplaintBreachesResult,
     "risk_features": RiskFeaturesResult,
     "risk_channel_outcomes": RiskChannelOutcomesResult,
+    "repayment_plan_outcomes": RepaymentPlanOutcomesResult,
+    "repayment_plan_cure_cells": RepaymentPlanCureCellsResult,
+    "repayment_plan_funnel": RepaymentPlanFunnelResult,
+    "repayment_plan_offer_timing": RepaymentPlanOfferTimingResult,
+    "repayment_plan_offer_days": RepaymentPlanOfferDaysResult,
+    "repayment_plan_kept": RepaymentPlanKeptResult,
+    "repayment_plan_schedule": RepaymentPlanScheduleResult,
 }
