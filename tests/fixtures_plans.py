@@ -165,6 +165,8 @@ def load(path: Path, with_plans: bool = True) -> Path:
                         "'customer', $ans::timestamptz, $p)",
                         {"id": offer_id, "c": cid, "l": loan_id, "pt": plan_type, "a": amount, "n": n, "f": first_due,
                          "s": status, "o": _ts(offered_at), "ans": _ts(answered_at), "p": plan_id})
+        # the portal numbers offers from this sequence: move it past the ids written here
+        cur.execute("select nextval('plan_offer_id_seq') from range($n)", {"n": len(OFFERS)})
 
     db.write(work, db=path)
     return path
