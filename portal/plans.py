@@ -36,7 +36,7 @@ import pandas as pd
 from portal import complaints, config, derived, i18n, stats
 from portal import db as dbmod
 from portal.i18n import t
-from portal.schemas import PLAN_MAX_INSTALMENTS, PLAN_STATUSES, PLAN_TYPES
+from portal.taxonomy import PLAN_MAX_INSTALMENTS, PLAN_STATUSES, PLAN_TYPES
 
 STATUSES = PLAN_STATUSES  # of agreed plans (the contract)
 
@@ -309,6 +309,42 @@ def terms_text(plan_type: str, amount: Decimal, instalments: int, first_due_on: 
              first=first_due_on.isoformat(), last=items[-1].due_on.isoformat(), amount=format_amount(amount))
 
 
+def _note(note: str | None) -> str | None:
+    text = (note or "").strip() or None
+    if text and len(text) > NOTE_MAX:
+        raise PlanError("note_too_long", limit=NOTE_MAX)
+    return text
+
+
+def offer_in(cur: Any, complaint_id: str, actor: str, terms: Terms, note: str | None, when: dt.datetime) -> Offer:
+    """Offer validated terms on a complaint, inside the caller's transaction (offer() is the usual door)."""
+    row = _complaint(cur, complaint_id)
+    if row["status"] == "closed":
+        raise PlanError("complaint_closed")
+    if not requests_plan(row["issue"], row["plan_type"]):
+        raise PlanError("not_requested")
+    if not row["loan_id"]:
+        raise PlanError("no_loan")
+    if not cur.execute("select count(*) from loans where loan_id = $l", {"l": row["loan_id"]}).fetchone()[0]:
+        raise PlanError("unknown_loan", loan_id=row["loan_id"])
+    open_offers = cur.execute(
+        "select offer_id from plan_offers where complaint_id = $c and status = 'offered' and first_due_on >= $d",
+        {"c": complaint_id, "d": local_date(when)}).fetchall()
+    if open_offers:
+        raise PlanError("offer_open", offer_id=open_offers[0][0])
+    offer_id = int(cur.execute("select nextval('plan_offer_id_seq')").fetchone()[0])
+    cur.execute(
+        "insert into plan_offers (offer_id, complaint_id, loan_id, plan_type, amount, instalments, first_due_on,"
+        " status, offered_by, offered_at, note) values ($id, $c, $l, $type, $amount, $n, $first, 'offered',"
+        " $by, $at, $note)",
+        {"id": offer_id, "c": complaint_id, "l": row["loan_id"], "type": terms.plan_type, "amount": terms.amount,
+         "n": terms.instalments, "first": terms.first_due_on, "by": actor, "at": when, "note": note})
+    summary = terms_text(terms.plan_type, terms.amount, terms.instalments, terms.first_due_on)
+    complaints.append_event(cur, complaint_id, actor, "plan_offered", "plan_offer", None,
+                            f"offer {offer_id}: {summary}", note, when)
+    return _offer_for_update(cur, offer_id)
+
+
 def offer(complaint_id: str, actor: str, raw: Mapping[str, Any], note: str | None = None, *,
           now: dt.datetime | None = None, db: str | Path | None = None) -> Offer:
     """Offer a plan on a complaint that asks for one; raises PlanError (with field errors) when refused.
@@ -319,45 +355,16 @@ def offer(complaint_id: str, actor: str, raw: Mapping[str, Any], note: str | Non
     terms, errors = validate_terms(raw, local_date(when))
     if terms is None:
         raise PlanError("invalid_terms", errors)
-    text = (note or "").strip() or None
-    if text and len(text) > NOTE_MAX:
-        raise PlanError("note_too_long", limit=NOTE_MAX)
-
-    def fn(cur: Any) -> Offer:
-        row = _complaint(cur, complaint_id)
-        if row["status"] == "closed":
-            raise PlanError("complaint_closed")
-        if not requests_plan(row["issue"], row["plan_type"]):
-            raise PlanError("not_requested")
-        if not row["loan_id"]:
-            raise PlanError("no_loan")
-        if not cur.execute("select count(*) from loans where loan_id = $l", {"l": row["loan_id"]}).fetchone()[0]:
-            raise PlanError("unknown_loan", loan_id=row["loan_id"])
-        open_offers = cur.execute(
-            "select offer_id from plan_offers where complaint_id = $c and status = 'offered' and first_due_on >= $d",
-            {"c": complaint_id, "d": local_date(when)}).fetchall()
-        if open_offers:
-            raise PlanError("offer_open", offer_id=open_offers[0][0])
-        offer_id = int(cur.execute("select nextval('plan_offer_id_seq')").fetchone()[0])
-        cur.execute(
-            "insert into plan_offers (offer_id, complaint_id, loan_id, plan_type, amount, instalments, first_due_on,"
-            " status, offered_by, offered_at, note) values ($id, $c, $l, $type, $amount, $n, $first, 'offered',"
-            " $by, $at, $note)",
-            {"id": offer_id, "c": complaint_id, "l": row["loan_id"], "type": terms.plan_type, "amount": terms.amount,
-             "n": terms.instalments, "first": terms.first_due_on, "by": actor, "at": when, "note": text})
-        summary = terms_text(terms.plan_type, terms.amount, terms.instalments, terms.first_due_on)
-        complaints.append_event(cur, complaint_id, actor, "plan_offered", "plan_offer", None,
-                                f"offer {offer_id}: {summary}", text, when)
-        return _offer_for_update(cur, offer_id)
-
-    return dbmod.write(fn, db=db, retries=complaints.WRITE_RETRIES)
+    text = _note(note)
+    return dbmod.write(lambda cur: offer_in(cur, complaint_id, actor, terms, text, when), db=db,
+                       retries=complaints.WRITE_RETRIES)
 
 
 def withdraw(offer_id: int, actor: str, note: str | None = None, *, now: dt.datetime | None = None,
              db: str | Path | None = None) -> Offer:
     """Withdraw an offer the customer has not answered (audited)."""
     when = now or _now()
-    text = (note or "").strip() or None
+    text = _note(note)
 
     def fn(cur: Any) -> Offer:
         current = _offer_for_update(cur, offer_id)
@@ -405,6 +412,56 @@ def refresh_loans(cur: Any, loan_ids: Iterable[str]) -> None:
         cur.execute("drop table if exists _affected_loans")
 
 
+def answer_in(cur: Any, offer_id: int, accept: bool, actor: str, channel: str, note: str | None,
+              when: dt.datetime, refresh: bool = True) -> tuple[Offer, str | None]:
+    """Record an answer inside the caller's transaction: the plan (when accepted), the offer's new state and
+    the audit event. answer() is the usual door; it also sets the complaint's resolution afterwards."""
+    if channel not in ANSWER_CHANNELS:
+        raise PlanError("channel", channel=channel)
+    today = local_date(when)
+    current = _offer_for_update(cur, offer_id)
+    if current.status != "offered":
+        raise PlanError("not_open", status=current.status)
+    if current.first_due_on < today:
+        raise PlanError("offer_expired", first_due_on=current.first_due_on.isoformat())
+    if _complaint(cur, current.complaint_id)["status"] == "closed":
+        raise PlanError("complaint_closed")
+    plan_id = None
+    if accept:
+        plan_id = _new_plan_id(cur, current.offer_id)
+        cur.execute(
+            "insert into repayment_plans (plan_id, loan_id, complaint_id, plan_type, agreed_on, amount,"
+            " instalments, first_due_on, status, offer_id) values ($p, $l, $c, $type, $agreed, $amount, $n,"
+            " $first, 'active', $o)",
+            {"p": plan_id, "l": current.loan_id, "c": current.complaint_id, "type": current.plan_type,
+             "agreed": today, "amount": current.amount, "n": current.instalments, "first": current.first_due_on,
+             "o": current.offer_id})
+    status = "accepted" if accept else "declined"
+    cur.execute("update plan_offers set status = $s, answered_by = $by, answered_at = $at, plan_id = $p "
+                "where offer_id = $id", {"s": status, "by": actor, "at": when, "p": plan_id, "id": current.offer_id})
+    detail = f"offer {current.offer_id}; answered via {channel}" + (f"; plan {plan_id}" if plan_id else "")
+    complaints.append_event(cur, current.complaint_id, actor, f"plan_{status}", "plan_offer", "offered", status,
+                            f"{detail}; {note}" if note else detail, when)
+    if accept and refresh:
+        refresh_loans(cur, [current.loan_id])
+    return _offer_for_update(cur, current.offer_id), plan_id
+
+
+def record_plan_resolution(item: Offer, actor: str, when: dt.datetime, *,
+                           db: str | Path | None = None) -> Answer:
+    """Set the complaint of an accepted offer to resolution repayment_plan, with the terms as the customer's
+    answer text, through complaints.record_resolution (its own audited transaction)."""
+    public = t("plans.public_resolution", terms=terms_text(item.plan_type, item.amount, item.instalments,
+                                                          item.first_due_on, lang=i18n.language()))
+    try:
+        complaints.record_resolution(item.complaint_id, actor, "repayment_plan", public,
+                                     note=f"plan {item.plan_id} agreed (offer {item.offer_id})", now=when, db=db)
+    except complaints.ComplaintError as exc:
+        # closed between the answer and this step (a race): the plan stands; the workbench shows why
+        return Answer(item, item.plan_id, False, str(exc))
+    return Answer(item, item.plan_id, True)
+
+
 def answer(offer_id: int, accept: bool, actor: str, *, channel: str = "ticket", note: str | None = None,
            now: dt.datetime | None = None, db: str | Path | None = None, refresh: bool = True) -> Answer:
     """Record the customer's answer to an open offer; accepting agrees the plan (agreed_on = today).
@@ -415,54 +472,12 @@ def answer(offer_id: int, accept: bool, actor: str, *, channel: str = "ticket", 
     complaints.record_resolution. refresh=False leaves the derived plan facts to the caller (bulk builds).
     """
     when = now or _now()
-    today = local_date(when)
-    if channel not in ANSWER_CHANNELS:
-        raise PlanError("channel", channel=channel)
-    text = (note or "").strip() or None
-    if text and len(text) > NOTE_MAX:
-        raise PlanError("note_too_long", limit=NOTE_MAX)
-
-    def fn(cur: Any) -> tuple[Offer, str | None]:
-        current = _offer_for_update(cur, offer_id)
-        if current.status != "offered":
-            raise PlanError("not_open", status=current.status)
-        if current.first_due_on < today:
-            raise PlanError("offer_expired", first_due_on=current.first_due_on.isoformat())
-        if _complaint(cur, current.complaint_id)["status"] == "closed":
-            raise PlanError("complaint_closed")
-        plan_id = None
-        if accept:
-            plan_id = _new_plan_id(cur, current.offer_id)
-            cur.execute(
-                "insert into repayment_plans (plan_id, loan_id, complaint_id, plan_type, agreed_on, amount,"
-                " instalments, first_due_on, status, offer_id) values ($p, $l, $c, $type, $agreed, $amount, $n,"
-                " $first, 'active', $o)",
-                {"p": plan_id, "l": current.loan_id, "c": current.complaint_id, "type": current.plan_type,
-                 "agreed": today, "amount": current.amount, "n": current.instalments, "first": current.first_due_on,
-                 "o": current.offer_id})
-        status = "accepted" if accept else "declined"
-        cur.execute("update plan_offers set status = $s, answered_by = $by, answered_at = $at, plan_id = $p "
-                    "where offer_id = $id", {"s": status, "by": actor, "at": when, "p": plan_id,
-                                             "id": current.offer_id})
-        detail = f"offer {current.offer_id}; answered via {channel}" + (f"; plan {plan_id}" if plan_id else "")
-        complaints.append_event(cur, current.complaint_id, actor, f"plan_{status}", "plan_offer", "offered", status,
-                                f"{detail}; {text}" if text else detail, when)
-        if accept and refresh:
-            refresh_loans(cur, [current.loan_id])
-        return _offer_for_update(cur, current.offer_id), plan_id
-
-    updated, plan_id = dbmod.write(fn, db=db, retries=complaints.WRITE_RETRIES)
+    text = _note(note)
+    updated, plan_id = dbmod.write(lambda cur: answer_in(cur, offer_id, accept, actor, channel, text, when, refresh),
+                                   db=db, retries=complaints.WRITE_RETRIES)
     if not accept:
         return Answer(updated, None, False)
-    public = t("plans.public_resolution", terms=terms_text(updated.plan_type, updated.amount, updated.instalments,
-                                                          updated.first_due_on, lang=i18n.language()))
-    try:
-        complaints.record_resolution(updated.complaint_id, actor, "repayment_plan", public,
-                                     note=f"plan {plan_id} agreed (offer {updated.offer_id})", now=when, db=db)
-    except complaints.ComplaintError as exc:
-        # closed between the answer and this step (a race): the plan stands; the workbench shows why
-        return Answer(updated, plan_id, False, str(exc))
-    return Answer(updated, plan_id, True)
+    return record_plan_resolution(updated, actor, when, db=db)
 
 
 def _ticket_complaint(ticket: str, last4: str, db: str | Path | None) -> str | None:

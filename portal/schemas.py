@@ -251,9 +251,9 @@ class ComplaintsUpload(pa.DataFrameModel):
 
 
 # Repayment plans (owned by portal/plans.py).
-PLAN_TYPES = ("instalments", "deferral")
-PLAN_STATUSES = ("active", "completed", "broken", "cancelled")
-PLAN_MAX_INSTALMENTS = 60
+PLAN_TYPES = taxonomy.PLAN_TYPES
+PLAN_STATUSES = taxonomy.PLAN_STATUSES
+PLAN_MAX_INSTALMENTS = taxonomy.PLAN_MAX_INSTALMENTS
 
 
 class RepaymentPlansUpload(pa.DataFrameModel):

@@ -3,7 +3,7 @@
 -- 'unknown' when it had no snapshot there), product, region, risk_grade ('unknown' when not given) or
 -- agreed_month (YYYY-MM). Per plan type and segment value: plans; instalments due by the clock (grace
 -- ended) and kept, and kept_rate = kept / due; plans active, completed (every instalment kept), broken
--- (two or more missed) and cancelled. Same rules and clock as repayment_plan_outcomes.
+-- (two or more missed; a one-instalment plan when it is missed) and cancelled. Same rules and clock as repayment_plan_outcomes.
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -28,6 +28,7 @@ scope as (
         plan_id,
         plan_type,
         status,
+        instalments,
         case $segment
             when 'bucket' then coalesce(bucket_before, 'unknown')
             when 'product' then product
@@ -50,6 +51,7 @@ tracked as (
         scope.plan_type,
         scope.segment,
         scope.status,
+        scope.instalments,
         count(*) filter (where instalments.closes_at <= clock.as_of_at) as due,
         count(*) filter (where instalments.closes_at <= clock.as_of_at and instalments.is_kept) as kept,
         count(*) filter (where instalments.closes_at <= clock.as_of_at and not instalments.is_kept) as missed,
@@ -57,7 +59,7 @@ tracked as (
     from scope
     inner join repayment_plan_instalments as instalments on scope.plan_id = instalments.plan_id
     cross join clock
-    group by scope.plan_id, scope.plan_type, scope.segment, scope.status
+    group by scope.plan_id, scope.plan_type, scope.segment, scope.status, scope.instalments
 ),
 
 plan_status as (
@@ -69,7 +71,7 @@ plan_status as (
         case
             when status = 'cancelled' then 'cancelled'
             when all_kept then 'completed'
-            when missed >= 2 then 'broken'
+            when missed >= least(2, instalments) then 'broken'
             else 'active'
         end as tracked_status
     from tracked

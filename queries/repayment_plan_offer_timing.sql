@@ -4,7 +4,8 @@
 -- (plan_type 'all'): requests; offered (an offer made in the portal); the median and 90th percentile
 -- of the days from receipt to the first offer; offered_by_deadline (the first offer at or before the
 -- complaint's due_at = received_at + 15 days + the extension) and its share of the offered; waiting
--- (no offer and no plan yet) and waiting_past_deadline (of those, past due_at now).
+-- (no offer and no plan yet, and the complaint still open: new, triaged or investigating) and
+-- waiting_past_deadline (of those, past due_at now).
 -- param: start date = null
 -- param: end date = null
 -- param: product text[] = null
@@ -20,7 +21,8 @@ requests as (
             when complaints.plan_type in ('instalments', 'deferral') then complaints.plan_type
             else 'unspecified'
         end as plan_type,
-        complaints.received_at + to_days(15 + coalesce(complaints.extension_days, 0)) as due_at
+        complaints.received_at + to_days(15 + coalesce(complaints.extension_days, 0)) as due_at,
+        complaints.status in ('new', 'triaged', 'investigating') as is_open
     from complaints
     left join loans on complaints.loan_id = loans.loan_id
     where
@@ -52,7 +54,8 @@ timed as (
         requests.due_at,
         first_offers.first_offered_at,
         epoch(first_offers.first_offered_at - requests.received_at) / 86400.0 as days_to_offer,
-        first_offers.first_offered_at is null and answered_by_plan.complaint_id is null as is_waiting
+        requests.is_open and first_offers.first_offered_at is null and answered_by_plan.complaint_id is null
+        as is_waiting
     from requests
     left join first_offers on requests.complaint_id = first_offers.complaint_id
     left join answered_by_plan on requests.complaint_id = answered_by_plan.complaint_id

@@ -3,8 +3,8 @@
 -- plans: every plan agreed in the period, cancelled ones included. instalments_due: instalments of
 -- plans not cancelled whose grace (due date + 3 days) has ended by the clock; instalments_kept: those
 -- of them kept (queries/derived/repayment_plan_instalments.sql); kept_rate = kept / due. completed:
--- every instalment kept; broken: two or more instalments missed by the clock; a cancelled plan is
--- neither. The clock is the latest payment or month-end in the data (never later than now), so a
+-- every instalment kept; broken: two or more instalments missed by the clock (a deferral, which has
+-- one instalment, when it is missed); a cancelled plan is neither. The clock is the latest payment or month-end in the data (never later than now), so a
 -- book whose data stop at a month-end is judged at that month-end, not on today's date.
 -- The 90-day cure comparison covers the plans whose loan was delinquent (M1 or later) at the
 -- month-end before agreed_on and whose horizon (the first month-end at least 90 days after agreed_on)
@@ -54,6 +54,7 @@ tracked as (
         scope.plan_id,
         scope.plan_type,
         scope.status,
+        scope.instalments,
         count(*) filter (where instalments.closes_at <= clock.as_of_at) as due,
         count(*) filter (where instalments.closes_at <= clock.as_of_at and instalments.is_kept) as kept,
         count(*) filter (where instalments.closes_at <= clock.as_of_at and not instalments.is_kept) as missed,
@@ -61,7 +62,7 @@ tracked as (
     from scope
     inner join repayment_plan_instalments as instalments on scope.plan_id = instalments.plan_id
     cross join clock
-    group by scope.plan_id, scope.plan_type, scope.status
+    group by scope.plan_id, scope.plan_type, scope.status, scope.instalments
 ),
 
 plan_status as (
@@ -72,7 +73,7 @@ plan_status as (
         case
             when status = 'cancelled' then 'cancelled'
             when all_kept then 'completed'
-            when missed >= 2 then 'broken'
+            when missed >= least(2, instalments) then 'broken'
             else 'active'
         end as tracked_status
     from tracked

@@ -3,7 +3,7 @@
 -- covered it (null while they do not), and its state by the clock (the latest payment or month-end in
 -- the data): kept, missed (grace ended, not covered in time), in_grace (due date passed, grace not
 -- ended) or upcoming. plan_status is the plan's tracked status: cancelled, completed (every
--- instalment kept), broken (two or more missed) or active.
+-- instalment kept), broken (two or more missed; a one-instalment plan when it is missed) or active.
 -- param: complaint_id text
 with
 
@@ -39,7 +39,8 @@ final as (
         case
             when status = 'cancelled' then 'cancelled'
             when bool_and(is_kept) over (partition by plan_id) then 'completed'
-            when count(*) filter (where state = 'missed') over (partition by plan_id) >= 2 then 'broken'
+            when count(*) filter (where state = 'missed') over (partition by plan_id) >= least(2, instalments)
+                then 'broken'
             else 'active'
         end as plan_status,
         agreed_on,

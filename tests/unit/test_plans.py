@@ -320,3 +320,14 @@ def test_queries_on_an_empty_book_return_no_rows_or_zero_stages(tmp_db):
     assert db.query("repayment_plan_kept", db=tmp_db).empty
     assert db.query("repayment_plan_offer_days", db=tmp_db).empty
     assert db.query("repayment_plan_funnel", db=tmp_db)["requests"].tolist() == [0, 0, 0, 0, 0]
+
+
+def test_a_missed_deferral_is_broken_and_a_resolved_request_is_not_waiting(tmp_db):
+    fixtures_plans.load(tmp_db)
+    db.execute("delete from payments where payment_id = 'Y09'", db=tmp_db)  # P_DEFER only gets 200 of 500
+    db.execute("update complaints set status = 'resolved' where complaint_id = 'K5'", db=tmp_db)
+    defer = db.query("repayment_plan_outcomes", db=tmp_db).set_index("plan_type").loc["deferral"]
+    assert (defer["instalments_due"], defer["instalments_kept"], defer["completed"], defer["broken"]) == (1, 0, 0, 1)
+    assert db.query("repayment_plan_schedule", db=tmp_db, complaint_id="K2")["plan_status"].tolist() == ["broken"]
+    timing = db.query("repayment_plan_offer_timing", db=tmp_db).set_index("plan_type")
+    assert timing.loc["instalments", ["requests", "waiting", "waiting_past_deadline"]].tolist() == [4, 0, 0]
