@@ -147,7 +147,8 @@ with tabs[6], st.form("cd_finding"):
 st.subheader(t("plans.workbench.title"))
 plan_notice = st.session_state.pop("cd_plan_message", None)
 if plan_notice:
-    (st.success if plan_notice[0] == "ok" else st.error)(plan_notice[1])
+    # kept as catalogue keys by the callback (which runs before the page sets its language)
+    (st.success if plan_notice[0] == "ok" else st.error)(" ".join(t(k, **v) for k, v in plan_notice[1]))
 today = plans.local_date(pd.Timestamp.now(tz="UTC").to_pydatetime())
 plan_offers = plans.offers(complaint_id)
 open_offer = next((o for o in plan_offers if o.is_open(today)), None)
@@ -161,18 +162,17 @@ def _plan_act(action: str, offer_id: int | None = None) -> None:
             made = plans.offer(complaint_id, user.username, {
                 "plan_type": s.cd_plan_type, "amount": s.cd_plan_amount, "instalments": s.cd_plan_instalments,
                 "first_due_on": s.cd_plan_first_due}, note=s.cd_plan_note)
-            s.cd_plan_message = ("ok", t("plans.workbench.offered", offer_id=made.offer_id))
+            s.cd_plan_message = ("ok", [("plans.workbench.offered", {"offer_id": made.offer_id})])
         elif action == "withdraw":
             plans.withdraw(offer_id, user.username, s.get(f"cd_plan_withdraw_note_{offer_id}"))
-            s.cd_plan_message = ("ok", t("plans.workbench.withdrawn", offer_id=offer_id))
+            s.cd_plan_message = ("ok", [("plans.workbench.withdrawn", {"offer_id": offer_id})])
         else:
             result = plans.answer(offer_id, s[f"cd_plan_choice_{offer_id}"] == "accept", user.username,
                                   channel=s[f"cd_plan_channel_{offer_id}"], note=s.get(f"cd_plan_answer_note_{offer_id}"))
             key = "plans.workbench.accepted" if result.plan_id else "plans.workbench.declined"
-            s.cd_plan_message = ("ok", t(key, offer_id=offer_id, plan_id=result.plan_id or ""))
+            s.cd_plan_message = ("ok", [(key, {"offer_id": offer_id, "plan_id": result.plan_id or ""})])
     except plans.PlanError as exc:
-        details = [t(k) for k in exc.fields.values()]
-        s.cd_plan_message = ("error", " ".join([exc.localized(), *details]))
+        s.cd_plan_message = ("error", [(exc.key, exc.values), *((k, {}) for k in exc.fields.values())])
 
 
 if plan_offers:

@@ -99,7 +99,7 @@ for plan_type in [p for p in plans.PLAN_TYPES if p in set(table["plan_type"])]:
             if result.verdict == "insufficient" and result.plans == 0:
                 continue
             left, middle, right = st.columns(3)
-            left.metric(t("plans.page.plan_cure", group=group_label), share(result.cure_rate),
+            left.metric(t("plans.page.plan_cure", plan=label, group=group_label), share(result.cure_rate),
                         help=t("plans.page.plans_n", n=result.plans))
             middle.metric(t("plans.page.control_cure"), share(result.control_rate),
                           help=t("plans.page.control_n", n=result.control_loans))

@@ -49,21 +49,24 @@ if opened:
 
     # Repayment plan offers on this ticket (portal/plans.py): the schedule, and the customer's answer.
     def _answer(offer_id: int, accept: bool) -> None:
+        # a callback runs before the page sets its language: keep catalogue keys, render them below
         try:
             result = plans.customer_answer(found.ticket, opened["last4"], offer_id, accept, client)
         except plans.PlanError as exc:
-            st.session_state.tk_plan_message = ("error", exc.localized())
+            st.session_state.tk_plan_message = ("error", exc.key, exc.values)
             return
         if result == "rate_limited":
-            st.session_state.tk_plan_message = ("error", t("complaints.err.rate_limited"))
+            st.session_state.tk_plan_message = ("error", "complaints.err.rate_limited", {})
         elif result is None:
-            st.session_state.tk_plan_message = ("error", t("plans.ticket.not_yours"))
+            st.session_state.tk_plan_message = ("error", "plans.ticket.not_yours", {})
         else:
-            st.session_state.tk_plan_message = ("ok", t("plans.ticket.accepted" if accept else "plans.ticket.declined"))
+            st.session_state.tk_plan_message = ("ok", "plans.ticket.accepted" if accept else "plans.ticket.declined",
+                                                {})
 
     message = st.session_state.pop("tk_plan_message", None)
     if message:
-        (st.success if message[0] == "ok" else st.error)(message[1])
+        kind, key, values = message
+        (st.success if kind == "ok" else st.error)(t(key, **values))
     today = plans.local_date(pd.Timestamp.now(tz="UTC").to_pydatetime())
     for item in plans.customer_offers(found.ticket, opened["last4"]) or []:
         with st.container(border=True):
