@@ -73,6 +73,11 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(config.setting("timezone"))
 
 
+def local_tz() -> ZoneInfo:
+    """The portal's time zone (dates of plans and offers are local dates in it)."""
+    return _tz()
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -177,13 +177,18 @@ def _plan_act(action: str, offer_id: int | None = None) -> None:
 
 if plan_offers:
     ui.table(plans.offers_frame(plan_offers, today), f"complaint_{complaint_id}_plan_offers", "cd_plan_offers")
+    latest = plan_offers[0]
+    if latest.status != "offered":
+        answered = latest.answered_at.astimezone(plans.local_tz()).strftime("%Y-%m-%d %H:%M") if latest.answered_at else "–"
+        st.text(t("plans.workbench.latest", offer_id=latest.offer_id,
+                  status=i18n.label("offer_status", latest.shown_status(today)), by=latest.answered_by or "–",
+                  at=answered, plan_id=latest.plan_id or "–"))
 if open_offer is not None:
     with st.container(border=True):
         st.text(t("plans.workbench.open_offer", offer_id=open_offer.offer_id,
                   terms=plans.terms_text(open_offer.plan_type, open_offer.amount, open_offer.instalments,
                                          open_offer.first_due_on, lang=i18n.language())))
-        st.dataframe(plans.schedule_frame(open_offer.schedule).rename(columns=plans.schedule_labels()),
-                     hide_index=True, key="cd_plan_open_schedule")
+        st.table(plans.schedule_frame(open_offer.schedule).rename(columns=plans.schedule_labels()), hide_index=True)
         with st.form(f"cd_plan_answer_{open_offer.offer_id}"):
             st.caption(t("plans.workbench.answer_help"))
             st.radio(t("plans.workbench.choice"), ("accept", "decline"), horizontal=True,

@@ -73,8 +73,8 @@ if opened:
             st.subheader(t("plans.ticket.offer_title", type=i18n.label("plan_type", item.plan_type)))
             st.text(plans.terms_text(item.plan_type, item.amount, item.instalments, item.first_due_on,
                                      lang=i18n.language()))
-            st.dataframe(plans.schedule_frame(item.schedule).rename(columns=plans.schedule_labels()),
-                         hide_index=True, key=f"tk_plan_schedule_{item.offer_id}")
+            # a static table: its cells are dates and amounts made here, never text someone typed
+            st.table(plans.schedule_frame(item.schedule).rename(columns=plans.schedule_labels()), hide_index=True)
             status = item.shown_status(today)
             if item.is_open(today):
                 st.caption(t("plans.ticket.answer_by", date=item.first_due_on.isoformat()))

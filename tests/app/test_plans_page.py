@@ -116,6 +116,7 @@ def test_workbench_offers_a_plan_and_records_a_phone_answer(book):
     assert actions == ["plan_offered", "plan_accepted", "resolution", "resolution"]
     schedule = next(d.value for d in at.dataframe if "instalment_no" in d.value.columns)
     assert schedule["instalment_no"].tolist() == [1, 2, 3]
+    assert f"Offer {made.offer_id}: Accepted by c1 on" in "\n".join(texts(at, "text"))
     assert complaints.verify_chain(db=book).ok
 
 
@@ -149,7 +150,7 @@ def test_customer_sees_the_schedule_and_accepts_on_the_ticket_page(book):
     at.run()
     assert not at.exception
     assert "Repayment plan offered: Instalments" in texts(at, "subheader")
-    schedule = at.dataframe[0].value
+    schedule = at.table[0].value
     assert schedule.columns.tolist() == ["No.", "Due date", "Amount", "Paid in total by then"]
     assert schedule["Amount"].tolist() == ["¥200.00", "¥200.00", "¥200.00"]
     assert schedule["Due date"].tolist()[0] == first_due.isoformat()
