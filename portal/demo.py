@@ -578,12 +578,13 @@ class _PlanSim:
         if frame.empty:
             return
         due = frame[frame["horizon"] == mi]
-        horizon_ord = np.datetime64(self.all_ends[mi], "D").astype(np.int64)
         for month, group in due.groupby("month"):
             before = self.before[month]
+            # the query's control: no plan agreed on or before the month-end after the plans' month-end
+            next_end = np.datetime64(self.all_ends[month + 1], "D").astype(np.int64)
             for name, buckets in (("early", (1, 2)), ("late", (3, 4, 5, 6, 7))):
                 in_group = group[group["bucket"].isin(buckets)]
-                controls = np.isin(before, buckets) & (self.agreed > horizon_ord)
+                controls = np.isin(before, buckets) & (self.agreed > next_end)
                 still = float((state[controls] >= 1).mean()) if controls.any() else 0.0
                 for kind, rows in (("instalments", in_group[~in_group["deferral"]]),
                                    ("deferral", in_group[in_group["deferral"]])):

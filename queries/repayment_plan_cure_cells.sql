@@ -1,8 +1,8 @@
 -- The cells of the 90-day cure comparison behind repayment_plan_outcomes, for a confidence interval
 -- (portal/plans.py `compare`): per plan type, month-end before agreement, bucket, product, risk grade
 -- and horizon month-end, the comparable plans and how many were cured at the horizon, and the control
--- loans (same cell, no plan agreed on or before the horizon, in the chosen regions) and how many of
--- them were cured then. Same rules as repayment_plan_outcomes; cells without control loans are kept
+-- loans (same cell, no plan agreed on or before the month-end after it, in the chosen regions) and how
+-- many of them were cured at the same horizon. Same rules as repayment_plan_outcomes; cells without control loans are kept
 -- with control_loans = 0 (the comparison leaves them out).
 -- param: start date = null
 -- param: end date = null
@@ -78,7 +78,7 @@ control as (
             and cells.product = k.product
             and cells.risk_grade is not distinct from k.risk_grade
     where
-        (k.first_plan_on is null or k.first_plan_on > cells.horizon_on)
+        k.is_plan_free
         and ($region::varchar [] is null or list_contains($region::varchar [], k.region))
     group by all
 ),

@@ -10,9 +10,9 @@
 -- month-end before agreed_on and whose horizon (the first month-end at least 90 days after agreed_on)
 -- is in the data: cured_within_90d counts those at DPD 0 at the horizon (a loan missing from that
 -- snapshot is not cured), cure_rate_90d = cured / those plans. The control of each plan is the loans
--- in the same bucket, product and risk grade at that month-end with no plan agreed on or before the
--- plan's horizon (and in the chosen regions), read at the same horizon month-end; plans whose cell
--- has no control are left out of the comparison. control_cure_rate_90d is the control cure rate of
+-- in the same bucket, product and risk grade at that month-end with no plan (none agreed on or before
+-- the next month-end; in the chosen regions), read at the same horizon month-end as the plan
+-- (repayment_plan_control); plans whose cell has no control are left out of the comparison. control_cure_rate_90d is the control cure rate of
 -- each plan's cell, averaged over the plans (direct standardisation), and uplift_pp =
 -- 100 * (cure_rate_90d - control_cure_rate_90d). Plans are not randomly assigned: the uplift is an
 -- association. repayment_plan_cure_cells gives the cells, for a confidence interval.
@@ -131,7 +131,7 @@ control as (
             and cells.product = k.product
             and cells.risk_grade is not distinct from k.risk_grade
     where
-        (k.first_plan_on is null or k.first_plan_on > cells.horizon_on)
+        k.is_plan_free
         and ($region::varchar [] is null or list_contains($region::varchar [], k.region))
     group by all
 ),

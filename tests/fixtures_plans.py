@@ -21,11 +21,12 @@ cumulative amount by due + 3 days, i.e. before due + 4 days at midnight):
 Cure comparison. Cell X = (2025-01-31, M1, cash_loan, A), read at 2025-05-31 (agreed in early February:
 the first month-end >= agreed_on + 90 days). Its plans L1, L2, L3, L5, L6 (instalments) and L4
 (deferral); at 05-31 L1, L2, L4, L5 have DPD 0, L3 45, L6 20. Its control: loans in the cell with no plan
-agreed by 05-31: C1 (0), C2 (0), C3 (west, 40), C4 (no snapshot: closed, not cured) and C5 (its plan comes
-on 06-15, after the horizon: 0) = 3 of 5 cured; C6 (plan on 03-10) is left out; C7 (grade B) and C8
-(instalment) are other cells. Cell Y = (2025-02-28, M2, cash_loan, A), read at 2025-06-30: plan P_MARCH
-(C6 at 0 on 06-30, cured); control C3 (west, 70 on 06-30, not cured). P_ACTIVE's horizon (08-31) is past the
-data; P_LATER's loan was M0 at 05-31: neither is compared.
+agreed on or before 02-28 (the month-end after): C1 (0), C2 (0), C3 (west, 40), C4 (no snapshot: closed,
+not cured), C5 (plan on 06-15: 0) and C6 (plan on 03-10, after 02-28: it had none when the others agreed
+theirs; 0) = 4 of 6 cured; C7 (grade B) and C8 (instalment) are other cells. Cell Y = (2025-02-28, M2,
+cash_loan, A), read at 2025-06-30: plan P_MARCH (C6 at 0 on 06-30, cured); control C3 (west, 70 on 06-30,
+not cured). P_ACTIVE's horizon (08-31) is past the data; P_LATER's loan was M0 at 05-31: neither is
+compared.
 
 Complaints that ask for a plan (the funnel), with their portal offers (plan_offers):
 

@@ -149,25 +149,25 @@ def test_outcomes_every_number_by_hand(book):
     assert (inst["plans"], inst["instalments_due"], inst["instalments_kept"]) == (8, 13, 10)
     assert inst["kept_rate"] == pytest.approx(10 / 13)
     assert (inst["completed"], inst["broken"]) == (5, 1)  # ON, LATE, OVER, LATER, MARCH; BROKEN
-    # compared: cell X 5 plans (3 cured) with control 3/5, cell Y 1 plan (cured) with control 0/1
+    # compared: cell X 5 plans (3 cured) with control 4/6, cell Y 1 plan (cured) with control 0/1
     assert inst["cured_within_90d"] == 4
     assert inst["cure_rate_90d"] == pytest.approx(4 / 6)
-    assert inst["control_cure_rate_90d"] == pytest.approx((5 * 0.6 + 1 * 0.0) / 6)
-    assert inst["uplift_pp"] == pytest.approx(100 * (4 / 6 - 0.5))
+    assert inst["control_cure_rate_90d"] == pytest.approx((5 * 4 / 6 + 1 * 0.0) / 6)
+    assert inst["uplift_pp"] == pytest.approx(100 * (4 / 6 - 10 / 18))
     assert (defer["plans"], defer["instalments_due"], defer["instalments_kept"], defer["kept_rate"]) == (1, 1, 1, 1.0)
     assert (defer["completed"], defer["broken"], defer["cured_within_90d"]) == (1, 0, 1)
-    assert (defer["cure_rate_90d"], defer["control_cure_rate_90d"]) == (pytest.approx(1.0), pytest.approx(0.6))
-    assert defer["uplift_pp"] == pytest.approx(40.0)
+    assert (defer["cure_rate_90d"], defer["control_cure_rate_90d"]) == (pytest.approx(1.0), pytest.approx(4 / 6))
+    assert defer["uplift_pp"] == pytest.approx(100 / 3)
 
 
 def test_outcomes_filters_apply_to_plans_and_to_their_control(book):
     rows = db.query("repayment_plan_outcomes", db=book, region=["east"]).set_index("plan_type")
     inst, defer = rows.loc["instalments"], rows.loc["deferral"]
-    # P_OVER (west) leaves; C3 (west) leaves the control: cell X control 3/4; cell Y has no control left
+    # P_OVER (west) leaves; C3 (west) leaves the control: cell X control 4/5; cell Y has no control left
     assert (inst["plans"], inst["instalments_due"], inst["instalments_kept"], inst["completed"]) == (7, 10, 7, 4)
     assert (inst["cured_within_90d"], inst["cure_rate_90d"]) == (2, pytest.approx(0.5))
-    assert inst["control_cure_rate_90d"] == pytest.approx(0.75) and inst["uplift_pp"] == pytest.approx(-25.0)
-    assert defer["control_cure_rate_90d"] == pytest.approx(0.75) and defer["uplift_pp"] == pytest.approx(25.0)
+    assert inst["control_cure_rate_90d"] == pytest.approx(0.8) and inst["uplift_pp"] == pytest.approx(-30.0)
+    assert defer["control_cure_rate_90d"] == pytest.approx(0.8) and defer["uplift_pp"] == pytest.approx(20.0)
     product = db.query("repayment_plan_outcomes", db=book, product=["instalment"])
     # only P_ACTIVE: its horizon is past the data, so nothing is compared
     assert product[["plan_type", "plans", "instalments_due", "instalments_kept", "cured_within_90d"]].values.tolist() == [
@@ -181,22 +181,25 @@ def test_cure_cells_and_the_confidence_interval_by_hand(book):
     cells = db.query("repayment_plan_cure_cells", db=book)
     RESULT_SCHEMAS["repayment_plan_cure_cells"].validate(cells)
     assert cells[["plan_type", "bucket", "plans", "cured", "control_loans", "control_cured"]].values.tolist() == [
-        ["deferral", "M1", 1, 1, 5, 3], ["instalments", "M1", 5, 3, 5, 3], ["instalments", "M2", 1, 1, 1, 0]]
+        ["deferral", "M1", 1, 1, 6, 4], ["instalments", "M1", 5, 3, 6, 4], ["instalments", "M2", 1, 1, 1, 0]]
     inst = plans.compare(cells, "instalments")
-    # variance: p(1-p)/N + sum (n_c/N)^2 r(1-r)/m_c = (2/3)(1/3)/6 + (5/6)^2 * 0.24/5 + 0
-    variance = (2 / 3) * (1 / 3) / 6 + (5 / 6) ** 2 * 0.6 * 0.4 / 5
-    assert inst.plans == 6 and inst.cured == 4 and inst.control_loans == 6
-    assert inst.difference.estimate == pytest.approx(1 / 6)
-    assert inst.difference.low == pytest.approx(1 / 6 - stats.Z95 * math.sqrt(variance))
-    assert inst.difference.high == pytest.approx(1 / 6 + stats.Z95 * math.sqrt(variance))
-    assert (inst.difference.low, inst.difference.high) == (pytest.approx(-0.35326, abs=1e-5),
-                                                           pytest.approx(0.68660, abs=1e-5))
+    # p = 4/6; control = (5 * 4/6 + 1 * 0) / 6 = 10/18; variance: p(1-p)/N + sum (n_c/N)^2 r(1-r)/m_c
+    # = (2/3)(1/3)/6 + (5/6)^2 (2/3)(1/3)/6 + (1/6)^2 * 0 = 0.0627572
+    variance = (2 / 3) * (1 / 3) / 6 + (5 / 6) ** 2 * (2 / 3) * (1 / 3) / 6
+    assert inst.plans == 6 and inst.cured == 4 and inst.control_loans == 7
+    assert inst.difference.estimate == pytest.approx(4 / 6 - 10 / 18)
+    assert inst.difference.low == pytest.approx(1 / 9 - stats.Z95 * math.sqrt(variance))
+    assert inst.difference.high == pytest.approx(1 / 9 + stats.Z95 * math.sqrt(variance))
+    assert (inst.difference.low, inst.difference.high) == (pytest.approx(-0.37988, abs=1e-5),
+                                                           pytest.approx(0.60210, abs=1e-5))
     assert inst.verdict == "insufficient"  # 6 plans < MIN_PLANS
+    assert inst.control_interval() == (pytest.approx(10 / 18 - stats.Z95 * math.sqrt((5 / 6) ** 2 * (2 / 9) / 6)),
+                                       pytest.approx(10 / 18 + stats.Z95 * math.sqrt((5 / 6) ** 2 * (2 / 9) / 6)))
     defer = plans.compare(cells, "deferral")
-    assert defer.difference.estimate == pytest.approx(0.4)
-    assert defer.difference.high - defer.difference.estimate == pytest.approx(stats.Z95 * math.sqrt(0.6 * 0.4 / 5))
+    assert defer.difference.estimate == pytest.approx(1 / 3)
+    assert defer.difference.high - defer.difference.estimate == pytest.approx(stats.Z95 * math.sqrt((2 / 9) / 6))
     early = plans.compare(cells, "instalments", plans.BUCKET_GROUPS["early"])
-    assert (early.plans, early.cured, early.control_rate) == (6, 4, pytest.approx(0.5))
+    assert (early.plans, early.cured, early.control_rate) == (6, 4, pytest.approx(10 / 18))
     assert plans.compare(cells, "instalments", plans.BUCKET_GROUPS["late"]).plans == 0
     # the contract query's uplift is the same standardised estimate
     outcomes = db.query("repayment_plan_outcomes", db=book).set_index("plan_type")
@@ -207,9 +210,9 @@ def test_cure_cells_and_the_confidence_interval_by_hand(book):
 def test_cells_without_control_stay_out_of_the_comparison(book):
     cells = db.query("repayment_plan_cure_cells", db=book, region=["east"])
     assert cells[["plan_type", "bucket", "plans", "cured", "control_loans"]].values.tolist() == [
-        ["deferral", "M1", 1, 1, 4], ["instalments", "M1", 4, 2, 4], ["instalments", "M2", 1, 1, 0]]
+        ["deferral", "M1", 1, 1, 5], ["instalments", "M1", 4, 2, 5], ["instalments", "M2", 1, 1, 0]]
     inst = plans.compare(cells, "instalments")
-    assert (inst.plans, inst.cured, inst.control_rate) == (4, 2, pytest.approx(0.75))
+    assert (inst.plans, inst.cured, inst.control_rate) == (4, 2, pytest.approx(0.8))
 
 
 def test_verdicts_follow_the_interval():
