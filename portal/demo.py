@@ -748,3 +748,6 @@ def _resolve_plan_requests(path, rows: _PlanRows) -> None:
                                             "We explained the other ways to repay; call us when you are ready.",
                                             now=next_day, db=path)
         complaint_log.transition(ticket, "demo_compliance", "resolved", now=next_day, db=path)
+    if rows.answered:
+        # those steps wrote complaints: the facts that read them are stamped fresh again
+        db.write(lambda cur: derived.refresh(cur, derived.Change(frozenset({"complaints"}), full=True)), db=path)

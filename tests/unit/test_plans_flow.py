@@ -87,10 +87,12 @@ def test_offer_then_customer_accepts_on_the_ticket_page(book):
     assert tuple(complaint) == ("investigating", "repayment_plan")  # resolving it stays compliance's step
     assert complaints.verify_chain(db=book).ok
 
-    # the plan's derived facts were refreshed in the same transaction: nothing is stale, and it is counted
+    # the plan's derived facts were refreshed in the acceptance transaction: none is stale, and it is counted
+    # (complaint_last_contact reads complaints, which the resolution step wrote afterwards)
     cur = db.cursor(book)
     try:
-        assert derived.stale(cur) == []
+        assert not set(derived.stale(cur)) & {"repayment_plan_instalments", "repayment_plan_cure",
+                                              "repayment_plan_control"}
     finally:
         cur.close()
     schedule = db.query("repayment_plan_schedule", db=book, complaint_id="K5")
