@@ -174,7 +174,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
         if mi > 0:
             state, dpd, months_in_bucket = _transition(
                 rng, state, dpd, months_in_bucket, prev_flags, base_p_m1, strategy, mob, term, was_active)
-            plan_sim.plant(mi, state, dpd, months_in_bucket)
+            plan_sim.observe(mi, state)
         active = state >= 0
         outstanding = np.round(principal * np.clip(1 - 0.85 * np.clip(mob, 0, None) / term, 0.05, 1), 2)
         overdue = np.where(dpd > 0, np.round(np.minimum(instalment * np.ceil(dpd / 30), outstanding * 1.1), 2), 0.0)
@@ -205,7 +205,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
 
     plan_frame, plan_requests, plan_payments = plan_sim.finish(end_month)
     payment_parts.append(plan_payments)
-    snapshots = pd.concat(snap_parts, ignore_index=True)
+    snapshots = plan_sim.apply(pd.concat(snap_parts, ignore_index=True))
     contacts = pd.concat(contact_parts, ignore_index=True)
     payments = pd.concat(payment_parts, ignore_index=True)
     complaints = _complaint_details(rng, pd.concat(complaint_parts, ignore_index=True), end_month)
@@ -492,10 +492,12 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
 
 # Repayment plans (issue 18). Plans are drawn at random within each month's delinquent cohort, so the
 # control of repayment_plan_outcomes (same bucket, product and risk grade at the month-end before
-# agreement, no plan) is a fair counterfactual here; the effect is planted in the simulated book itself:
-# at each plan's horizon (the first month-end at least 90 days after agreement) a share of the still
-# delinquent plan loans cures (DPD 0 in the snapshot), sized so that the cure rate rises by PLAN_EFFECT
-# over loans with no plan, and the plan's payments follow (cured loans keep their instalments).
+# agreement, no plan) is a fair counterfactual here. The effect is planted in the book's snapshots:
+# at each plan's horizon (the first month-end at least 90 days after agreement) a share of the plan
+# loans still delinquent there is cured (DPD 0 from the horizon on), sized so that the cure rate rises
+# by PLAN_EFFECT over loans with no plan; the plan's payments follow (cured loans keep their
+# instalments). The cures are written after the simulation, so its random draws (and every other
+# planted effect) stay as they were; the plans use a random stream of their own.
 PLAN_RATE = {"early": 0.06, "late": 0.03}  # share of each month's M1-M2 / M3+ cohort agreeing a plan
 PLAN_INSTALMENT_SHARE = 0.7
 PLAN_EFFECT = {("instalments", "early"): 0.12, ("instalments", "late"): 0.06,
@@ -520,6 +522,7 @@ class _PlanSim:
         self.parts: list[pd.DataFrame] = []
         self.requests: list[pd.DataFrame] = []
         self.cured: dict[int, bool] = {}  # plan row -> DPD 0 at its horizon
+        self.flips: list[tuple[int, dt.date]] = []  # (loan, horizon month-end) the plan cures
 
     def _frame(self) -> pd.DataFrame:
         return pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
@@ -572,12 +575,17 @@ class _PlanSim:
                 "outcome": ["declined"] * n_declined + ["offered", "waiting"] * (n_open // 2) + ["waiting"] * (n_open % 2),
             }))
 
-    def plant(self, mi: int, state: np.ndarray, dpd: np.ndarray, months_in_bucket: np.ndarray) -> None:
-        """At month-end mi, cure a share of the still delinquent plan loans whose horizon it is (in place)."""
+    def observe(self, mi: int, state: np.ndarray) -> None:
+        """At month-end mi, choose which still delinquent plan loans whose horizon it is the plan cures.
+
+        The book is not changed here (its random draws stay as they were): apply() writes the cures
+        into the snapshots once the simulation is done.
+        """
         frame = self._frame()
         if frame.empty:
             return
         due = frame[frame["horizon"] == mi]
+        flipped: set[int] = set()
         for month, group in due.groupby("month"):
             before = self.before[month]
             # the query's control: no plan agreed on or before the month-end after the plans' month-end
@@ -593,9 +601,23 @@ class _PlanSim:
                     if effect <= 0 or still <= 0 or not len(loans):
                         continue
                     flip = loans[(state[loans] >= 1) & (self.rng.random(len(loans)) < min(1.0, effect / still))]
-                    state[flip], dpd[flip], months_in_bucket[flip] = 0, 0, 0
+                    flipped.update(int(i) for i in flip)
+                    self.flips.extend((int(i), self.all_ends[mi]) for i in flip)
         for row, loan in zip(due.index, due["loan_idx"], strict=True):
-            self.cured[int(row)] = bool(state[loan] == 0)
+            self.cured[int(row)] = bool(state[loan] == 0) or int(loan) in flipped
+
+    def apply(self, snapshots: pd.DataFrame) -> pd.DataFrame:
+        """The snapshots with the planted cures: a cured plan loan is at DPD 0 from its horizon on."""
+        if not self.flips:
+            return snapshots
+        cures = pd.DataFrame(self.flips, columns=["loan_idx", "cured_on"]).groupby("loan_idx")["cured_on"].min()
+        rows = np.flatnonzero(snapshots["loan_idx"].isin(cures.index).to_numpy())
+        part = snapshots.iloc[rows]
+        current = rows[(part["as_of"] >= part["loan_idx"].map(cures)).to_numpy(dtype=bool)]
+        out = snapshots.copy()
+        out.loc[out.index[current], "dpd"] = 0
+        out.loc[out.index[current], "overdue_amount"] = 0.0
+        return out
 
     def finish(self, end_month: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The plans, the requests that did not become plans, and the plans' payments (local wall times)."""
