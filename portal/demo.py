@@ -502,8 +502,8 @@ PLAN_RATE = {"early": 0.06, "late": 0.03}  # share of each month's M1-M2 / M3+ c
 PLAN_INSTALMENT_SHARE = 0.7
 PLAN_EFFECT = {("instalments", "early"): 0.12, ("instalments", "late"): 0.06,
                ("deferral", "early"): 0.0, ("deferral", "late"): 0.0}
-PLAN_FORM_REQUESTS = 24  # plans that start as a form request, offered and accepted in the portal
-PLAN_DECLINED = 6  # form requests whose offer the customer declines
+PLAN_FORM_REQUESTS = 12  # plans that start as a form request, offered and accepted in the portal
+PLAN_DECLINED = 4  # form requests whose offer the customer declines
 PLAN_OPEN = 4  # requests at the end of the data: half offered and unanswered, half not offered yet
 
 
@@ -523,9 +523,12 @@ class _PlanSim:
         self.requests: list[pd.DataFrame] = []
         self.cured: dict[int, bool] = {}  # plan row -> DPD 0 at its horizon
         self.flips: list[tuple[int, dt.date]] = []  # (loan, horizon month-end) the plan cures
+        self._cached: tuple[pd.DataFrame, int] = (pd.DataFrame(), 0)  # the parts concatenated
 
     def _frame(self) -> pd.DataFrame:
-        return pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+        if self._cached[1] != len(self.parts):
+            self._cached = (pd.concat(self.parts, ignore_index=True), len(self.parts))
+        return self._cached[0]
 
     def choose(self, mi: int, as_of: dt.date, cohort: np.ndarray, state: np.ndarray, overdue: np.ndarray,
                window_days: int, months_left: int) -> None:
@@ -629,13 +632,16 @@ class _PlanSim:
             return frame, requests, pd.DataFrame(columns=["loan_idx", "wall", "amount"])
         rng = self.rng
         frame["cured"] = [self.cured.get(i, rng.random() < 0.55) for i in frame.index]
-        limit = pd.Timestamp(end_month) + pd.Timedelta(days=1)
+        limit = dt.datetime.combine(end_month + dt.timedelta(days=1), dt.time())
         late_days = np.array([-3, -1, 0, 1, 2, 5])
         rows = []
         for plan in frame.itertuples():
             items = plan_rules.schedule(f"{plan.amount:.2f}", int(plan.instalments), plan.first_due_on)
             paid = len(items) if plan.cured else int(rng.choice([0, 0, 1, 1, 2]))
             together = plan.cured and len(items) > 1 and rng.random() < 0.1  # one payment covers two
+            earliest = dt.datetime.combine(plan.agreed_on, dt.time(21))
+            lates = rng.choice(late_days, paid, p=[0.1, 0.2, 0.3, 0.2, 0.15, 0.05])
+            hours = rng.integers(9, 21, paid)
             carry = 0.0
             for number, item in enumerate(items[:paid], start=1):
                 amount = float(item.amount) + carry
@@ -643,15 +649,14 @@ class _PlanSim:
                     carry = float(item.amount)
                     continue
                 carry = 0.0
-                late = int(rng.choice(late_days, p=[0.1, 0.2, 0.3, 0.2, 0.15, 0.05]))
-                wall = (pd.Timestamp(item.due_on) + pd.Timedelta(days=late)
-                        + pd.Timedelta(hours=int(rng.integers(9, 21))))
-                wall = max(wall, pd.Timestamp(plan.agreed_on) + pd.Timedelta(hours=21))
+                wall = dt.datetime.combine(item.due_on + dt.timedelta(days=int(lates[number - 1])),
+                                           dt.time(int(hours[number - 1])))
                 if together and number == 2:
-                    wall = pd.Timestamp(items[0].due_on) + pd.Timedelta(hours=12)
-                rows.append((plan.loan_idx, wall, round(amount, 2)))
+                    wall = dt.datetime.combine(items[0].due_on, dt.time(12))
+                rows.append((plan.loan_idx, max(wall, earliest), round(amount, 2)))
         payments = pd.DataFrame(rows, columns=["loan_idx", "wall", "amount"])
-        return frame, requests, payments[payments["wall"] < limit].reset_index(drop=True)
+        payments["wall"] = pd.to_datetime(payments["wall"])
+        return frame, requests, payments[payments["wall"] < pd.Timestamp(limit)].reset_index(drop=True)
 
 
 def _ticket(rng: np.random.Generator) -> str:
@@ -760,16 +765,12 @@ def _resolve_plan_requests(path, rows: _PlanRows) -> None:
 
     last = pd.Timestamp(rows.end_month) + pd.Timedelta(days=1)
     for ticket, outcome, answered, answered_at in rows.answered:
-        if outcome == "accepted":
-            plan_flow.record_plan_resolution(answered, "customer", answered_at, db=path)
-        next_day = answered_at + dt.timedelta(days=1)
-        if pd.Timestamp(next_day.replace(tzinfo=None)) >= last:
-            continue
         if outcome != "accepted":
-            complaint_log.record_resolution(ticket, "demo_compliance", "explanation",
-                                            "We explained the other ways to repay; call us when you are ready.",
-                                            now=next_day, db=path)
-        complaint_log.transition(ticket, "demo_compliance", "resolved", now=next_day, db=path)
+            continue  # a declined offer stays with compliance: the complaint is still being investigated
+        plan_flow.record_plan_resolution(answered, "customer", answered_at, db=path)
+        next_day = answered_at + dt.timedelta(days=1)
+        if pd.Timestamp(next_day.replace(tzinfo=None)) < last:
+            complaint_log.transition(ticket, "demo_compliance", "resolved", now=next_day, db=path)
     if rows.answered:
         # those steps wrote complaints: the facts that read them are stamped fresh again
         db.write(lambda cur: derived.refresh(cur, derived.Change(frozenset({"complaints"}), full=True)), db=path)
