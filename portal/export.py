@@ -84,11 +84,11 @@ def _text(value: object) -> str:
     return safe_cell(_strip_illegal(value if isinstance(value, str) else str(value)))
 
 
-def _typed(value: object, spec: cols.ColumnSpec, zone) -> object:
+def _typed(value: object, spec: cols.ColumnSpec, zone, lang: str | None) -> object:
     """One cell's value as the spreadsheet should hold it; text for anything that is not its kind."""
     kind = spec.kind
     if kind == "code":
-        return _text(spec.value_label(value))
+        return _text(spec.value_label(value, lang))
     if kind in ("count", "rate", "amount", "number"):
         if isinstance(value, bool) or isinstance(value, str):
             return _text(value)
@@ -131,7 +131,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data", specs: Mapping[str, 
     ws.append([cell(_text(spec.label(lang))) for spec in chosen])
     formats = [number_format(spec) for spec in chosen]
     for row in frame.itertuples(index=False, name=None):
-        ws.append([None if cols.is_empty(v) else cell(_typed(v, spec, zone), fmt)
+        ws.append([None if cols.is_empty(v) else cell(_typed(v, spec, zone, lang), fmt)
                    for v, spec, fmt in zip(row, chosen, formats, strict=True)])
     buf = io.BytesIO()
     wb.save(buf)
