@@ -360,6 +360,7 @@ def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None =
     data = styler(shown) if styler is not None else shown
     options: dict[str, Any] = {}
     if select:
+        _note_fresh(key, f"{key}_table")
         options = {"on_select": "rerun", "selection_mode": "single-row"}
         if selected is not None and 0 <= selected < len(shown):
             options["selection_default"] = {"selection": {"rows": [selected], "columns": [], "cells": []}}
@@ -379,6 +380,8 @@ def chart(fig: Any, key: str, select: bool = False) -> list[dict]:
     """A Plotly chart; its toolbar downloads it as PNG. With `select`, a click on a bar, cell or stage
     picks it: the picked points are returned (an empty list when none is picked)."""
     options: dict[str, Any] = {"on_select": "rerun", "selection_mode": "points"} if select else {}
+    if select:
+        _note_fresh(key, key)
     event = st.plotly_chart(
         fig, width="stretch", key=key,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}},
@@ -387,17 +390,32 @@ def chart(fig: Any, key: str, select: bool = False) -> list[dict]:
     return list(event.selection.points) if select and event is not None else []
 
 
+def _note_fresh(source: str, widget_key: str) -> None:
+    # a widget drawn for the first time (a link just opened, or the page just switched to) holds no
+    # pick of the user's yet: its empty selection must not clear what the URL says
+    st.session_state[f"_drill_fresh_{source}"] = widget_key not in st.session_state
+
+
+def _picked_anew(source: str, current: Any) -> bool:
+    """Whether the user changed the pick on `source` (a selectable chart or table key) since its last run."""
+    seen = f"_drill_seen_{source}"
+    fresh = st.session_state.get(f"_drill_fresh_{source}", True)
+    changed = not fresh and st.session_state.get(seen) != current
+    st.session_state[seen] = current
+    return changed
+
+
 def url_selection(source: str, current: dict[str, str] | None, fields: Iterable[str]) -> None:
     """Keep a figure's selection in the URL, so that a shared link reopens the same drill-down.
 
     When the user picked something new on `source` (a chart or table key) since the last run, the URL
-    keys `fields` get its values; when they cleared it, the keys go. A fresh session (a link just
-    opened) has picked nothing yet: its URL is left as it is.
+    keys `fields` get its values; when they cleared it, the keys go. A figure drawn for the first time
+    (a link just opened, a page switched to) has no pick yet: the URL is left as it is.
     """
-    seen = f"_drill_seen_{source}"
-    changed = seen in st.session_state and st.session_state[seen] != current
-    st.session_state[seen] = current
+    fields = tuple(fields)
+    changed = _picked_anew(source, current)
     if changed:
+        st.session_state.pop(_kept_key(fields), None)
         for field in fields:
             value = (current or {}).get(field)
             if value is None:
@@ -411,10 +429,7 @@ def pick_into(source: str, current: Any, state_key: str, options: Iterable[Any])
     """When the user picked something new on `source` (a chart or table key) since the last run, make it
     the value of the widget `state_key` (drawn later in the run); a cleared pick resets the widget. A
     value the widget does not offer is ignored."""
-    seen = f"_drill_seen_{source}"
-    changed = seen in st.session_state and st.session_state[seen] != current
-    st.session_state[seen] = current
-    if changed and current in list(options):
+    if _picked_anew(source, current) and current in list(options):
         st.session_state[state_key] = current
 
 
@@ -429,14 +444,32 @@ def keep_in_url(values: dict[str, Any]) -> None:
             st.query_params[key] = str(value)
 
 
+def _kept_key(fields: tuple[str, ...]) -> str:
+    return "_kept_drill_" + "|".join(fields)
+
+
 def url_values(fields: Iterable[str]) -> dict[str, str] | None:
-    """The drill-down selection the URL holds under `fields`, or None unless every one is there."""
+    """The drill-down selection the URL holds under `fields`, or None unless every one is there.
+
+    Streamlit drops the URL's keys on a page switch: a selection seen in this session (and not
+    cleared since) is put back, as the sidebar filters are.
+    """
+    fields = tuple(fields)
     values = {f: st.query_params.get(f) for f in fields}
-    return values if all(values.values()) else None
+    if all(values.values()):
+        st.session_state[_kept_key(fields)] = values
+        return values
+    kept = st.session_state.get(_kept_key(fields))
+    if kept and not any(values.values()):
+        for field, value in kept.items():
+            st.query_params[field] = value
+        return dict(kept)
+    return None
 
 
 def clear_url(fields: Iterable[str], tables: Iterable[str] = ()) -> None:
     """Drop a drill-down's URL keys and the row picked in its tables (a button's on_click)."""
+    st.session_state.pop(_kept_key(tuple(fields)), None)
     for field in fields:
         if field in st.query_params:
             del st.query_params[field]
