@@ -112,6 +112,10 @@ def test_channel_contacts(book):
     assert run(book, "channel_contacts", channel="sms", **feb)["contact_id"].tolist() == ["C6", "C1"]
     assert run(book, "channel_contacts", channel="sms", product=["instalment"], **feb)["contact_id"].tolist() == ["C6"]
     assert run(book, "channel_contacts", channel="letter").empty
+    # a page fetches the first rows only; the day rollup tells up to which local day they fall
+    assert run(book, "channel_contacts", channel="phone", row_limit=1)["contact_id"].tolist() == ["C2"]
+    assert run(book, "channel_contacts", channel="phone", row_limit=3)["contact_id"].tolist() == ["C2", "C4", "C10"]
+    assert run(book, "channel_contacts", channel="phone", row_limit=9)["contact_id"].tolist() == ["C2", "C4", "C10", "C9"]
 
 
 def test_collector_contacts(book):
@@ -122,6 +126,8 @@ def test_collector_contacts(book):
                    end="2024-03-01")
     assert in_house["contact_id"].tolist() == ["C6", "C1", "C2", "C3"]
     assert in_house["agency_id"].isna().all()
+    assert run(book, "collector_contacts", by="agent", collector_id="A1", row_limit=2)["contact_id"].tolist() == [
+        "C2", "C10"]
 
 
 @pytest.mark.parametrize(("name", "params", "message"), [
@@ -175,11 +181,17 @@ def test_each_drill_down_lists_what_its_figure_counts_on_the_demo(demo_db):
         listed = db.query("channel_contacts", db=demo_db, channel=row.channel, **period)
         assert len(listed) == row.attempts, row.channel
         assert listed["cost"].sum() == pytest.approx(float(row.cost))
+        for limit in (1, 37, 500):
+            first = db.query("channel_contacts", db=demo_db, channel=row.channel, row_limit=limit, **period)
+            assert first["contact_id"].tolist() == listed["contact_id"].head(limit).tolist(), (row.channel, limit)
     for by in ("agent", "agency"):
         card = db.query("collector_scorecard", db=demo_db, by=by, **period)
         for row in card.head(4).itertuples():
             listed = db.query("collector_contacts", db=demo_db, by=by, collector_id=row.collector_id, **period)
             assert len(listed) == row.attempts, (by, row.collector_id)
+            first = db.query("collector_contacts", db=demo_db, by=by, collector_id=row.collector_id, row_limit=25,
+                             **period)
+            assert first["contact_id"].tolist() == listed["contact_id"].head(25).tolist(), (by, row.collector_id)
 
 
 def test_a_picked_point_or_row_becomes_parameters():
@@ -215,3 +227,16 @@ def test_url_selections_are_validated():
     assert drill.collector_param(" A1 ") == "A1" and drill.collector_param("x" * 65) is None
     assert drill.stage_kind("phone") == "step" and drill.stage_kind("paid") == "stage"
     assert drill.file_stem("agent", "contacts", "A/1 ../x") == "agent_contacts_A_1_.._x"
+
+
+def test_the_drill_down_benchmark_runs_on_a_small_book(tmp_path, capsys, monkeypatch):
+    from bench import bench_drilldown
+
+    monkeypatch.setenv("PORTAL_DB", str(tmp_path / "unused.duckdb"))
+    out = tmp_path / "RESULTS_drilldown.md"
+    assert bench_drilldown.main(["--loans", "2000", "--workdir", str(tmp_path), "--repeat", "1",
+                                 "--out", str(out)]) == 0  # 0: every drill-down listed what its figure counts
+    text = out.read_text(encoding="utf-8")
+    for name in bench_drilldown.READS:
+        assert f"| {name} |" in text
+    assert "| NO |" not in text
