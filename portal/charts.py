@@ -249,7 +249,7 @@ def forecast_band(frame: pd.DataFrame, buckets: list[str], title: str, y_label: 
         if not fc.empty:
             xs = list(fc["month_end"]) + list(fc["month_end"])[::-1]
             ys = list(fc["high"]) + list(fc["low"])[::-1]
-            fig.add_scatter(x=xs, y=ys, fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
+            fig.add_scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
                             hoverinfo="skip", name=names["band"].format(bucket=label), legendgroup=bucket)
         actual = part[part["kind"] == "actual"]
         if not actual.empty:
@@ -275,10 +275,10 @@ def accuracy_bars(frame: pd.DataFrame, title: str, x_label: str, y_label: str, n
     x = [str(h) for h in frame["horizon"]]
     fig = go.Figure()
     fig.add_bar(x=x, y=frame["forecast_mape"], name=names["forecast"], marker_color="#1565c0",
-                text=[f"{v:.1%}" if pd.notna(v) else "" for v in frame["forecast_mape"]], textposition="outside")
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["forecast_mape"]], textposition="outside")
     fig.add_bar(x=x, y=frame["naive_mape"], name=names["naive"], marker_color="#9e9e9e",
-                text=[f"{v:.1%}" if pd.notna(v) else "" for v in frame["naive_mape"]], textposition="outside")
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["naive_mape"]], textposition="outside")
     fig.update_layout(title=title, barmode="group", xaxis={"title": x_label, "type": "category"},
-                      yaxis={"title": y_label, "tickformat": ".0%", "rangemode": "tozero"},
+                      yaxis={"title": y_label, "tickformat": ".1%", "rangemode": "tozero"},
                       margin={"t": 48, "b": 24})
     return fig

@@ -116,13 +116,14 @@ else:
         left, right = st.columns(2)
         with left:
             ui.chart(charts.accuracy_bars(
-                scores, t("forecast.page.accuracy_title"), t("forecast.accuracy.horizon"),
-                t("forecast.accuracy.forecast_mape"),
+                scores, t("forecast.page.accuracy_chart"), t("forecast.accuracy.horizon"), t("forecast.accuracy.mape"),
                 {"forecast": t("codes.winner.forecast"), "naive": t("codes.winner.naive")}), "dq_fc_accuracy")
         with right:
             percent = {c: st.column_config.NumberColumn(t(f"forecast.accuracy.{c}"), format="percent")
                        for c in ("forecast_mape", "naive_mape")}
-            ui.table(scores.assign(winner=[i18n.label("winner", w) if w else "–" for w in scores["winner"]]),
+            shown = scores.drop(columns="k").assign(
+                winner=[i18n.label("winner", w) if w else "–" for w in scores["winner"]])
+            ui.table(shown,
                      "roll_forecast_accuracy", "dq_fc_scores", column_config={
                          **percent, **{c: t(f"forecast.accuracy.{c}") for c in ("horizon", "origins", "winner")}})
             if int(scores["origins"].min()) < 6:
