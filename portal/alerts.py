@@ -134,10 +134,14 @@ class Evaluation:
             key = "forecast.alerts.threshold_firing" if self.firing else "forecast.alerts.threshold_quiet"
             return t(key, lang, rule=self.rule.name, kpi=kpi, value=value, op=self.rule.op,
                      limit=kpis.format_value(tile.kind, self.rule.value), month=self.as_of.isoformat())
-        z = (self.value - self.mean) / self.sd if self.sd else None
+        deviation = self.value - self.mean
+        if self.sd:
+            sds = f"{deviation / self.sd:+.1f}"
+        else:  # a window without variation: any change is infinitely many standard deviations
+            sds = "0.0" if deviation == 0 else ("+∞" if deviation > 0 else "-∞")
         key = "forecast.alerts.change_firing" if self.firing else "forecast.alerts.change_quiet"
         return t(key, lang, rule=self.rule.name, kpi=kpi, value=value, month=self.as_of.isoformat(),
-                 sds="∞" if z is None else f"{z:+.1f}", limit=f"{self.rule.sigmas:g}", window=self.rule.window,
+                 sds=sds, limit=f"{self.rule.sigmas:g}", window=self.rule.window,
                  mean=kpis.format_value(tile.kind, self.mean), sd=kpis.format_value(tile.kind, self.sd))
 
     def as_dict(self) -> dict[str, Any]:

@@ -276,3 +276,21 @@ def test_alerts_check_on_an_empty_database(tmp_db, capsys):
 
     assert cli.main(["--db", str(tmp_db), "alerts", "check"]) == 2
     assert capsys.readouterr().err.strip() == "portal: no month-end in the snapshots: load snapshots first"
+
+
+def test_a_change_rule_on_a_window_without_variation():
+    """Six months at 100% on time, then 95%: the window's sd is 0, so any change is beyond 2 sd."""
+    months = MONTHS[:7]
+    flat = pd.DataFrame({"on_time_share": [1.0] * 6 + [0.95]}, index=pd.Index(months))
+    either = alerts.validate("flat", {"kpi": "on_time_share", "type": "change"})
+    got = alerts._evaluate_one(either, JUL, months, flat)
+    assert (got.firing, got.mean, got.sd) == (True, 1.0, 0.0)
+    assert "is 95.00% at 2024-07-31, -∞ standard deviations" in got.message()
+    up_only = alerts.validate("flat_up", {"kpi": "on_time_share", "type": "change", "direction": "up"})
+    assert not alerts._evaluate_one(up_only, JUL, months, flat).firing
+    unchanged = flat.assign(on_time_share=[1.0] * 7)
+    quiet = alerts._evaluate_one(either, JUL, months, unchanged)
+    assert not quiet.firing and "0.0 standard deviations" in quiet.message()
+    # a gap in the window (a month without complaints due) leaves the rule unevaluated
+    gap = flat.assign(on_time_share=[1.0, None, 1.0, 1.0, 1.0, 1.0, 0.95])
+    assert not alerts._evaluate_one(either, JUL, months, gap).evaluated

@@ -59,8 +59,9 @@ def write_book(path, snapshots: list[tuple[str, dt.date, int, float]], disbursed
 
     def work(cur):
         with db.arrow_view(cur, "_loans", loans):
-            cur.execute("insert into loans select loan_id, customer_id, product, principal, annual_rate, term_months,"
-                        " disbursed_on, region, risk_grade, null from _loans")
+            cur.execute("insert into loans (loan_id, customer_id, product, principal, annual_rate, term_months,"
+                        " disbursed_on, region, risk_grade) select loan_id, customer_id, product, principal,"
+                        " annual_rate, term_months, disbursed_on, region, risk_grade from _loans")
         with db.arrow_view(cur, "_snaps", snaps):
             cur.execute("insert into snapshots (loan_id, as_of, dpd, outstanding_principal, overdue_amount)"
                         " select loan_id, as_of, dpd, outstanding_principal, overdue_amount from _snaps")
