@@ -41,6 +41,10 @@ SCAN_TABLES = ("loans", "snapshots", "contacts", "payments", "complaints", "cust
 # the drill-down queries are timed as a page runs them: the first 5,000 rows and one more
 DRILL_DOWNS = ("bucket_loans", "roll_rate_loans", "funnel_stage_loans", "channel_contacts", "collector_contacts")
 DRILL_DOWN_ROWS = 5_001
+# Parameters beyond the required ones, where the default is not the case a page pays for: the forecast
+# at its longest horizon (6 month-ends ahead, 500 simulated paths each) and the backtest three months ahead
+# (the Delinquency page also runs it one month ahead, which is cheaper).
+QUERY_PARAMS = {"roll_forecast": {"horizon": "6", "k": "6"}, "roll_forecast_backtest": {"horizon": "3", "k": "6"}}
 
 
 def rss_reset() -> None:
@@ -128,7 +132,7 @@ def sample_params(name: str, database: Path) -> dict | None:
             out[pname] = spec.choices[0]
         elif spec.required:
             return None
-    return out
+    return {**out, **QUERY_PARAMS.get(name, {})}
 
 
 def scan_sql(name: str) -> list[str]:

@@ -137,13 +137,8 @@ def language_switch() -> None:
 
 
 def data_version(db_path: str | None = None) -> str:
-    """A cheap fingerprint of the data that changes after any upload or complaint edit."""
-    return str(db.scalar(
-        "select concat_ws('-', (select coalesce(max(upload_id), 0) from uploads),"
-        " (select count(*) from complaint_events), (select count(*) from complaints),"
-        " (select count(*) from improvement_actions))",
-        db=db_path,
-    ))
+    """A cheap fingerprint of the data that changes after any write (an upload, a complaint edit...)."""
+    return str(db.data_version(db=db_path))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=512, show_spinner=False)
@@ -478,19 +473,26 @@ def clear_url(fields: Iterable[str], tables: Iterable[str] = ()) -> None:
 
 
 def drill_down(name: str, params: dict[str, Any], title: str, stem: str, key: str, fields: Iterable[str],
-               total: int | None = None, tables: Iterable[str] = ()) -> pd.DataFrame:
+               total: int | None = None, tables: Iterable[str] = (), title_values: dict[str, str] | None = None,
+               subject: str | None = None) -> pd.DataFrame:
     """The rows behind a picked figure: the named drill-down query `name` run with `params`, at most
     TABLE_MAX_ROWS of them on screen (all in the downloads), masked like every table, with a button that
-    clears the selection (`fields` in the URL, the picked row of `tables`)."""
+    clears the selection (`fields` in the URL, the picked row of `tables`).
+
+    `title` is a catalogue key filled with `title_values` (labels and validated dates only: a heading
+    renders markdown); `subject` (an agent ID, which is user data) is shown as plain text under it.
+    """
     with st.container(border=True, key=f"{key}_drill"):
         head, button = st.columns([5, 1], vertical_alignment="center")
-        head.subheader(title)
+        head.subheader(t(title, **(title_values or {})))
         button.button(t("drill.clear"), key=f"{key}_clear", icon=":material/close:", on_click=clear_url,
                       args=(tuple(fields), tuple(tables)))
+        if subject is not None:
+            plain_text(subject)
         rows = run_query(name, row_limit=TABLE_MAX_ROWS + 1, **params)
         count = total if total is not None else (len(rows) if len(rows) <= TABLE_MAX_ROWS else None)
         if count is not None:
-            st.caption(t("drill.one") if count == 1 else t("drill.count", n=count))
+            st.caption(t("drill.one" if count == 1 else "drill.count", n=count))
         table(rows, stem, key, full=lambda: db.query(name, **params), total=total)
     return rows
 

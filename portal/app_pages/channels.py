@@ -29,9 +29,9 @@ channel = drill.channel_param(ui.url_values(drill.CHANNEL_FIELDS))
 if channel is not None:
     attempts = channels.loc[channels["channel"] == channel, "attempts"]
     ui.drill_down("channel_contacts", {"channel": channel, **filters},
-                  t("drill.channel_title", channel=i18n.label("channel", channel)),
-                  f"channel_contacts_{channel}", "ch_channel_contacts", drill.CHANNEL_FIELDS,
-                  total=int(attempts.iloc[0]) if not attempts.empty else None, tables=("ch_channels",))
+                  "drill.channel_title", f"channel_contacts_{channel}", "ch_channel_contacts",
+                  drill.CHANNEL_FIELDS, total=int(attempts.iloc[0]) if not attempts.empty else None,
+                  tables=("ch_channels",), title_values={"channel": i18n.label("channel", channel)})
 
 scorecards = {by: ui.run_query("collector_scorecard", by=by, **filters) for by in ("agent", "agency")}
 fields = {"agent": drill.AGENT_FIELDS, "agency": drill.AGENCY_FIELDS}
@@ -49,9 +49,9 @@ for by in ("agent", "agency"):
         card = scorecards[by]
         attempts = card.loc[card["collector_id"] == collector, "attempts"]
         ui.drill_down("collector_contacts", {"by": by, "collector_id": collector, **filters},
-                      t(f"drill.{by}_title", collector=collector), drill.file_stem(by, "contacts", collector),
-                      f"ch_{by}_contacts", fields[by], total=int(attempts.iloc[0]) if not attempts.empty else None,
-                      tables=(f"ch_{by}s",))
+                      f"drill.{by}_title", drill.file_stem(by, "contacts", collector), f"ch_{by}_contacts",
+                      fields[by], total=int(attempts.iloc[0]) if not attempts.empty else None,
+                      tables=(f"ch_{by}s",), subject=collector)
 
 st.subheader(t("dash.channels.strategy_title"))
 st.caption(t("dash.channels.strategy_caption"))

@@ -62,10 +62,10 @@ if stage_pick is not None:
     hit = counts.loc[counts[kind] == stage_pick["stage"], "loans"]
     ui.drill_down(
         "funnel_stage_loans", {**stage_pick, **dims},
-        t("drill.stage_title", stage=i18n.label(kind, stage_pick["stage"]), as_of=stage_pick["as_of"].isoformat()),
-        f"funnel_stage_loans_{stage_pick['as_of'].isoformat()}_{stage_pick['stage']}", "fn_stage_loans",
-        drill.STAGE_FIELDS, total=int(hit.iloc[0]) if not hit.empty else None,
+        "drill.stage_title", f"funnel_stage_loans_{stage_pick['as_of'].isoformat()}_{stage_pick['stage']}",
+        "fn_stage_loans", drill.STAGE_FIELDS, total=int(hit.iloc[0]) if not hit.empty else None,
         tables=("fn_main_stages", "fn_main_steps"),
+        title_values={"stage": i18n.label(kind, stage_pick["stage"]), "as_of": stage_pick["as_of"].isoformat()},
     )
 
 st.subheader(t("dash.funnels.compare_title"))

@@ -199,3 +199,13 @@ def test_an_automated_league_row_says_it_has_no_drill_down(log_db):
     assert at.selectbox(key="conduct_agent").value is None
 
 
+
+
+def test_a_collector_id_from_the_url_is_shown_as_plain_text(book):
+    nasty = "**A1** [x](javascript:alert(1))"
+    at = open_page("channels.py", flt_dates=(dt_date(JAN), dt_date(MAR)), query={"ch_agent": nasty})
+    assert nasty in [t.value for t in at.text]  # st.text: never markdown
+    headings = [h.value for h in at.subheader] + [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not [h for h in headings if "javascript" in h]
+    assert "Contacts by this agent" in [h.value for h in at.subheader]
+    assert "0 rows" in [c.value for c in at.caption]  # no such agent: nothing behind it
