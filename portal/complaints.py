@@ -18,22 +18,26 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from portal import config, policy, taxonomy
+from portal import audit, config, policy, taxonomy
 from portal import db as dbmod
 from portal.i18n import t
 
 UTC = dt.UTC
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
 GENESIS_HASH = "0" * 64
 TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud over the phone
 TICKET_RE = re.compile(r"^CP-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}$")
@@ -363,7 +367,7 @@ def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None =
         append_event(cur, ticket, "customer", "created", note="source=form", at=when)
         return SubmitResult(ticket=ticket, due_on=due_at(when).astimezone(_tz()).date())
 
-    return dbmod.write(fn, db=db, retries=WRITE_RETRIES)
+    return write(fn, db=db)
 
 
 @dataclass(frozen=True)
@@ -418,75 +422,202 @@ def _iso_utc(value: dt.datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The keyed chain.
+#
+# An event is signed with HMAC-SHA256(key, prev_hash + canonical JSON of the event, its key id and the
+# hash of its complaint's row after the event). Events from before keys existed (key_id null) were
+# sha256(prev_hash + canonical JSON): they may only come first, and the first keyed event after them
+# must be the seal, which signs the legacy head. The head row records the key that signs the chain;
+# a rotation event, signed with the old key, names the new one.
+
+CHAIN_SUBJECT = "(chain)"  # the complaint_id of events about the chain itself (seal, key rotation)
+KEYED_FIELDS = (*EVENT_FIELDS, "key_id", "row_hash")
+# The complaint columns a row hash covers, in order (version r1). A new complaints column is not
+# covered until it is added here under a new version; tests list the table's columns against this.
+ROW_HASH_COLUMNS = (
+    "complaint_id", "received_at", "source", "customer_id", "loan_id", "issue", "sub_issue", "channel",
+    "agent_id", "agency_id", "narrative", "status", "resolved_at", "extension_days", "extension_reason",
+    "resolution", "root_cause", "issue_verbatim", "sub_issue_verbatim", "timely_response", "upload_id",
+    "ticket", "mobile", "complainant_name", "contact_time", "plan_type", "plan_amount", "plan_months",
+    "public_resolution", "assignee", "substantiated", "evidence", "consent_at",
+)
+_TIMESTAMP_COLUMNS = frozenset({"received_at", "resolved_at", "consent_at"})
+_local = threading.local()
+
+
+def row_hash_sql(alias: str = "c") -> str:
+    """SQL for the sha256 of a complaint row's canonical form: its ROW_HASH_COLUMNS as a JSON array of
+    text, timestamps as UTC epoch microseconds (so the session time zone cannot change it)."""
+    parts = [f"epoch_us({alias}.{c})::varchar" if c in _TIMESTAMP_COLUMNS else f"{alias}.{c}::varchar"
+             for c in ROW_HASH_COLUMNS]
+    return f"sha256(to_json(['r1', {', '.join(parts)}]))"
+
+
+def _row_hashes(cur: Any, ids: list[str] | None) -> dict[str, str]:
+    """The current row hash of each complaint in ids (every complaint when None), in one query."""
+    expr = row_hash_sql("c")
+    if ids is None:
+        return dict(cur.execute(f"select complaint_id, {expr} from complaints c").fetchall())  # noqa: S608 (fixed columns)
+    if not ids:
+        return {}
+    if len(ids) == 1:
+        return dict(cur.execute(f"select complaint_id, {expr} from complaints c where complaint_id = $id",  # noqa: S608 (fixed columns)
+                                {"id": ids[0]}).fetchall())
+    wanted = pd.DataFrame({"complaint_id": pd.Series(list(dict.fromkeys(ids)), dtype=object)})
+    with dbmod.arrow_view(cur, "_row_hash_ids", wanted):
+        return dict(cur.execute(f"select complaint_id, {expr} from complaints c "  # noqa: S608 (fixed columns)
+                                "semi join _row_hash_ids i using (complaint_id)").fetchall())
+
+
 def canonical_event(event: Mapping[str, Any]) -> str:
-    """The canonical JSON of an event: fixed keys, sorted, compact, UTF-8 text."""
-    payload = {k: event.get(k) for k in EVENT_FIELDS}
+    """The canonical JSON of an event: fixed keys, sorted, compact, UTF-8 text (with key_id and
+    row_hash for a keyed event)."""
+    names = KEYED_FIELDS if event.get("key_id") is not None else EVENT_FIELDS
+    payload = {k: event.get(k) for k in names}
     payload["event_id"] = int(payload["event_id"])
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    """sha256(prev_hash + canonical JSON of the event), hex."""
-    return hashlib.sha256((prev_hash + canonical_event(event)).encode("utf-8")).hexdigest()
+def event_hash(prev_hash: str, event: Mapping[str, Any], key: bytes | None = None) -> str:
+    """HMAC-SHA256(key, prev_hash + canonical JSON), hex; without a key the legacy sha256 of the same."""
+    text = (prev_hash + canonical_event(event)).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.digest(key, text, "sha256").hex()
+
+
+@dataclass
+class _Chain:
+    """The chain head as this transaction sees it, and the key that signs the next event."""
+
+    last_id: int
+    last_hash: str
+    key_id: str | None
+    ring: audit.Keyring
+
+
+def _head(cur: Any) -> tuple[int, str, str | None]:
+    last_id, last_hash, kid = cur.execute(
+        "select last_event_id, last_hash, key_id from audit_chain_head where chain_id = 1").fetchall()[0]
+    return int(last_id), str(last_hash), kid
+
+
+def _chain(cur: Any, actor: str = "system", when: dt.datetime | None = None) -> _Chain:
+    """Read the head and make the chain ready to sign: create the key on first use, seal a legacy
+    (unkeyed) chain, or record a rotation when the configured key is not the one signing the chain."""
+    last_id, last_hash, kid = _head(cur)
+    db_file = audit.db_file_of(cur)
+    ring = audit.keyring(db_file, create=kid is None)
+    chain = _Chain(last_id, last_hash, kid, ring)
+    if kid is None:
+        if ring.active_id is None:
+            raise audit.AuditKeyError(f"no audit key: set PORTAL_AUDIT_KEY or audit_key_file ({ring.where})")
+        chain.key_id = ring.active_id
+        # The anchor starts with the keyed chain (before the commit, so any write path creates it);
+        # afterwards only heads are appended, and a missing anchor is never silently recreated.
+        audit.start_anchor(audit.anchor_file(db_file))
+        if last_id > 0:
+            _seal(cur, chain, when or _now())
+    elif ring.active_id != kid:
+        if ring.key(kid) is None or ring.active_id is None:
+            raise audit.AuditKeyError(audit.missing_key_message(ring, kid, last_id))
+        _append_records(cur, chain, [_event(CHAIN_SUBJECT, actor, "key_rotated", "key_id", kid, ring.active_id,
+                                            "signing key rotated", when or _now())], {})
+    return chain
+
+
+def _event(complaint_id: str, actor: str, action: str, field_name: str | None, from_value: Any, to_value: Any,
+           note: str | None, when: dt.datetime) -> dict[str, Any]:
+    return {"complaint_id": str(complaint_id), "actor": str(actor), "action": action, "field": field_name,
+            "from_value": _value(from_value), "to_value": _value(to_value), "note": note,
+            "event_at": _iso_utc(when), "at": when.astimezone(UTC)}
+
+
+def _append_records(cur: Any, chain: _Chain, events: list[dict[str, Any]], row_hashes: Mapping[str, str]) -> int:
+    """Number, sign and insert events after the chain head, move the head; return the last event id."""
+    if not events:
+        return chain.last_id
+    prev = chain.last_hash
+    for offset, event in enumerate(events, start=1):
+        kid = chain.key_id
+        key = chain.ring.key(kid)
+        if key is None:
+            raise audit.AuditKeyError(audit.missing_key_message(chain.ring, str(kid), chain.last_id))
+        event["event_id"] = chain.last_id + offset
+        event["key_id"] = kid
+        event["row_hash"] = None if event["complaint_id"] == CHAIN_SUBJECT else row_hashes.get(event["complaint_id"])
+        event["prev_hash"] = prev
+        event["hash"] = prev = event_hash(prev, event, key)
+        if event["action"] == "key_rotated":
+            chain.key_id = event["to_value"]  # the rotation is signed with the old key; the new one follows
+    chain.last_id, chain.last_hash = events[-1]["event_id"], prev
+    # Updating the head first makes a concurrent appender fail fast with a conflict and retry.
+    cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h, key_id = $k where chain_id = 1",
+                {"id": chain.last_id, "h": prev, "k": chain.key_id})
+    columns = "event_id, complaint_id, actor, action, field, from_value, to_value, note, event_at, prev_hash, hash," \
+              " key_id, row_hash"
+    if len(events) == 1:
+        cur.execute(f"insert into complaint_events ({columns}) values ($event_id, $complaint_id, $actor, $action,"  # noqa: S608 (fixed columns)
+                    " $field, $from_value, $to_value, $note, $at, $prev_hash, $hash, $key_id, $row_hash)",
+                    {k: v for k, v in events[0].items() if k != "event_at"})
+        return chain.last_id
+    frame = pd.DataFrame.from_records(events, exclude=["event_at", "at"])
+    frame = frame.astype({c: object for c in ("field", "from_value", "to_value", "note", "row_hash")})
+    with dbmod.arrow_view(cur, "_new_events", frame):
+        cur.execute(
+            f"insert into complaint_events ({columns}) select event_id, complaint_id, actor, action,"  # noqa: S608 (fixed columns)
+            " field::varchar, from_value::varchar, to_value::varchar, note::varchar, $at, prev_hash, hash, key_id,"
+            " row_hash::varchar from _new_events order by event_id",
+            {"at": events[0]["at"]},
+        )
+    return chain.last_id
+
+
+def _seal(cur: Any, chain: _Chain, when: dt.datetime) -> None:
+    """Key a legacy chain: a seal event signing the legacy head, then one event per complaint recording
+    its row as it stands (an "imported" backfill for a complaint that had no event at all)."""
+    legacy = chain.last_id
+    rows = cur.execute(
+        "select c.complaint_id, c.source, exists (select 1 from complaint_events e"
+        " where e.complaint_id = c.complaint_id) from complaints c order by c.received_at, c.complaint_id"
+    ).fetchall()
+    events = [_event(CHAIN_SUBJECT, "system", "chain_sealed", None, None, None,
+                     f"sealed the legacy unkeyed chain of {legacy} events", when)]
+    for complaint_id, source, has_events in rows:
+        if has_events:
+            events.append(_event(complaint_id, "system", "sealed", None, None, None, "row recorded at the seal", when))
+        else:
+            events.append(_event(complaint_id, "system", "imported", None, None, None, f"source={source}", when))
+    _append_records(cur, chain, events, _row_hashes(cur, None))
 
 
 def append_event(cur: Any, complaint_id: str, actor: str, action: str, field_name: str | None = None,
                  from_value: Any = None, to_value: Any = None, note: str | None = None,
                  at: dt.datetime | None = None) -> int:
-    """Append one event to the chain inside the caller's transaction (a db.write cursor)."""
-    last_id, prev = cur.execute(
-        "select last_event_id, last_hash from audit_chain_head where chain_id = 1"
-    ).fetchone()
+    """Append one event to the chain inside the caller's transaction (a db.write cursor).
+
+    Make the change to the row first: the event records the hash of the row as it then stands.
+    Run the transaction through complaints.write so that the new head is anchored after the commit
+    (with a plain db.write it is anchored by the next write that goes through complaints.write).
+    """
     when = (at or _now()).astimezone(UTC)
-    event = {
-        "event_id": int(last_id) + 1, "complaint_id": str(complaint_id), "actor": str(actor),
-        "action": action, "field": field_name, "from_value": _value(from_value),
-        "to_value": _value(to_value), "note": note, "event_at": _iso_utc(when),
-    }
-    digest = event_hash(prev, event)
-    # Updating the head first makes a concurrent appender fail fast with a conflict and retry.
-    cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h where chain_id = 1",
-                {"id": event["event_id"], "h": digest})
-    cur.execute(
-        "insert into complaint_events (event_id, complaint_id, actor, action, field, from_value, to_value,"
-        " note, event_at, prev_hash, hash) values ($event_id, $complaint_id, $actor, $action, $field,"
-        " $from_value, $to_value, $note, $at, $prev, $hash)",
-        {**{k: v for k, v in event.items() if k != "event_at"}, "at": when, "prev": prev, "hash": digest},
-    )
-    return event["event_id"]
+    chain = _chain(cur, actor, when)
+    event = _event(complaint_id, actor, action, field_name, from_value, to_value, note, when)
+    return _append_records(cur, chain, [event], _row_hashes(cur, [str(complaint_id)]))
 
 
 def _append_many(cur: Any, rows: list[tuple[str, str | None]], actor: str, action: str,
                  at: dt.datetime | None = None) -> int:
-    """Append one event per (complaint_id, note) in one pass: chain computed here, one bulk insert."""
+    """Append one event per (complaint_id, note) in one pass: row hashes in one query, chain computed
+    here, one bulk insert."""
     if not rows:
         return 0
-    last_id, prev = cur.execute(
-        "select last_event_id, last_hash from audit_chain_head where chain_id = 1"
-    ).fetchone()
     when = (at or _now()).astimezone(UTC)
-    records = []
-    for offset, (complaint_id, note) in enumerate(rows, start=1):
-        event = {
-            "event_id": int(last_id) + offset, "complaint_id": str(complaint_id), "actor": str(actor),
-            "action": action, "field": None, "from_value": None, "to_value": None, "note": note,
-            "event_at": _iso_utc(when),
-        }
-        digest = event_hash(prev, event)
-        records.append({**event, "prev_hash": prev, "hash": digest})
-        prev = digest
-    cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h where chain_id = 1",
-                {"id": records[-1]["event_id"], "h": prev})
-    frame = pd.DataFrame.from_records(records).astype({"field": object, "from_value": object, "to_value": object})
-    with dbmod.arrow_view(cur, "_new_events", frame):
-        cur.execute(
-            "insert into complaint_events (event_id, complaint_id, actor, action, field, from_value, to_value,"
-            " note, event_at, prev_hash, hash) select event_id, complaint_id, actor, action, field::varchar,"
-            " from_value::varchar, to_value::varchar, note::varchar, $at, prev_hash, hash from _new_events"
-            " order by event_id",
-            {"at": when},
-        )
-    return len(records)
+    chain = _chain(cur, actor, when)
+    events = [_event(cid, actor, action, None, None, None, note, when) for cid, note in rows]
+    hashes = _row_hashes(cur, [str(cid) for cid, _ in rows])
+    _append_records(cur, chain, events, hashes)
+    return len(events)
 
 
 def record_import_events(cur: Any, complaint_ids: Iterable[str], actor: str, action: str = "imported",
@@ -495,8 +626,48 @@ def record_import_events(cur: Any, complaint_ids: Iterable[str], actor: str, act
     return _append_many(cur, [(cid, note) for cid in complaint_ids], actor, action)
 
 
+def write(fn: Callable[[Any], T], *, db: str | Path | None = None, retries: int = WRITE_RETRIES) -> T:
+    """db.write for a transaction that may append audit events: after it commits, anchor the new head.
+
+    The anchor is written only after the commit, so a crash in between leaves the anchor behind the
+    database (verify says how many events are not anchored yet; the next write anchors them), never
+    ahead of it.
+    """
+
+    def run(cur: Any) -> tuple[T, tuple, tuple, bool]:
+        _local.reset = False
+        before = _head(cur)
+        result = fn(cur)
+        return result, before, _head(cur), bool(getattr(_local, "reset", False))
+
+    result, before, after, reset = dbmod.write(run, db=db, retries=retries)
+    if reset or after[:2] != before[:2]:
+        _anchor_head(db, after, create=reset, reset=reset)
+    return result
+
+
+def _anchor_head(db: str | Path | None, head: tuple, *, create: bool, reset: bool = False) -> None:
+    """Append a committed head to the anchor; a failure here is logged, never raised: the data is saved."""
+    path = audit.anchor_file(config.db_path(db).resolve())
+    if path is None:
+        return
+    try:
+        if reset and audit.read_anchor(path).entries:  # (a header-only anchor is the new chain's already)
+            audit.retire_anchor(path)
+        if head[0] == 0:
+            return
+        if not audit.write_anchor(path, head[0], head[1], create=create):
+            _log.warning("audit anchor %s is missing: head %s not anchored; verify reports it", path, head[0])
+    except OSError as exc:
+        _log.warning("cannot write the audit anchor %s: %s", path, exc)
+
+
 def ensure_creation_events(db: str | Path | None = None, actor: str = "system") -> int:
-    """Backfill an "imported" event for every complaint that has no event yet; return how many."""
+    """Backfill an "imported" event for every complaint that has no event yet; return how many.
+
+    This is the documented backfill for complaints written into the table outside the portal:
+    until it runs, verify reports them as complaints without an audit event.
+    """
 
     def fn(cur: Any) -> int:
         rows = cur.execute(
@@ -506,56 +677,231 @@ def ensure_creation_events(db: str | Path | None = None, actor: str = "system") 
         ).fetchall()
         return _append_many(cur, rows, actor, "imported")
 
-    return dbmod.write(fn, db=db, retries=WRITE_RETRIES)
+    return write(fn, db=db)
+
+
+def seal(db: str | Path | None = None, actor: str = "system") -> int:
+    """Key a legacy chain now (it is also sealed by the first change); return the events it added."""
+
+    def fn(cur: Any) -> int:
+        before = _head(cur)[0]
+        _chain(cur, actor)
+        return _head(cur)[0] - before
+
+    return write(fn, db=db)
+
+
+def rotate_key(db: str | Path | None = None, actor: str = "system") -> tuple[str, int | None]:
+    """Add a new key to the keyring and record the rotation on the chain (signed with the old key);
+    return the new key id and the rotation event id (None when the chain had no keyed event yet)."""
+    path = config.db_path(db).resolve()
+    dbmod.connect(db)  # migrated before the key changes
+    new_id = audit.add_key(path)
+
+    def fn(cur: Any) -> int | None:
+        before = _head(cur)
+        _chain(cur, actor)
+        after = _head(cur)
+        return after[0] if before[2] is not None and after[0] != before[0] else None
+
+    return new_id, write(fn, db=db)
+
+
+def restart_anchor(db: str | Path | None = None, actor: str = "system") -> int:
+    """Start a new anchor after the old one was lost: only when the chain verifies in every other
+    respect; records an "anchor_restarted" event and anchors it. Returns that event id."""
+    result = verify_chain(db, check_anchor=False)
+    if not result.ok:
+        raise audit.AuditError(f"the anchor is not restarted because the chain does not verify: {result.message}")
+    path = audit.anchor_file(config.db_path(db).resolve())
+    if path is not None and path.exists():
+        audit.retire_anchor(path)
+
+    def fn(cur: Any) -> tuple:
+        append_event(cur, CHAIN_SUBJECT, actor, "anchor_restarted", note=f"new anchor {path}")
+        return _head(cur)
+
+    head = dbmod.write(fn, db=db, retries=WRITE_RETRIES)
+    _anchor_head(db, head, create=True)
+    return head[0]
 
 
 def reset_chain(cur: Any) -> None:
-    """Empty the audit trail and restart its chain: only for a demo rebuild that wipes every table."""
+    """Empty the audit trail and restart its chain: only for a demo rebuild that wipes every table.
+
+    Run it through complaints.write: after the commit the old anchor is moved aside and a new one starts.
+    """
     cur.execute("delete from complaint_events")
-    cur.execute("update audit_chain_head set last_event_id = 0, last_hash = $h where chain_id = 1",
+    cur.execute("update audit_chain_head set last_event_id = 0, last_hash = $h, key_id = null where chain_id = 1",
                 {"h": GENESIS_HASH})
+    _local.reset = True
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The outcome of verify_chain: ok, events checked, the first broken event and a one-line message."""
+    """The outcome of verify_chain: ok, events checked, the first broken event and a one-line message
+    (English; `reason` and `values` give the catalogue key audit.verify.<reason> for the UI)."""
 
     ok: bool
     checked: int
     broken_event_id: int | None
     message: str
+    unanchored: int = 0
+    reason: str = "intact"
+    values: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def localized(self) -> str:
+        """The message in the current UI language."""
+        return t(f"audit.verify.{self.reason}", **self.values)
 
 
-def verify_chain(db: str | Path | None = None) -> VerifyResult:
-    """Recompute the whole audit hash chain and name the first broken event."""
-    frame = dbmod.read(
-        "select event_id, complaint_id, actor, action, field, from_value, to_value, note,"
-        " strftime(timezone('UTC', event_at), '%Y-%m-%dT%H:%M:%S.%fZ') as event_at, prev_hash, hash"
-        " from complaint_events order by event_id",
-        db=db,
-    )
-    head = dbmod.read("select last_event_id, last_hash from audit_chain_head where chain_id = 1", db=db)
+def _verdict(ok: bool, checked: int, broken: int | None, reason: str, unanchored: int = 0,
+             **values: Any) -> VerifyResult:
+    values = {"checked": f"{checked:,}", **values}
+    return VerifyResult(ok, checked, broken, t(f"audit.verify.{reason}", lang="en", **values), unanchored,
+                        reason, values)
+
+
+_EVENTS_SQL = (
+    "select event_id, complaint_id, actor, action, field, from_value, to_value, note,"
+    " strftime(timezone('UTC', event_at), '%Y-%m-%dT%H:%M:%S.%fZ') as event_at, prev_hash, hash, key_id, row_hash"
+    " from complaint_events order by event_id"
+)
+
+
+def verify_chain(db: str | Path | None = None, *, check_anchor: bool = True) -> VerifyResult:
+    """Check the whole audit trail and name the first thing that is wrong.
+
+    In order: each event's link and signature (HMAC under its key id; legacy sha256 only before the
+    seal), key changes only through rotation events, the head, the anchor outside the database (read
+    first, so a head anchored by a concurrent commit is never ahead of this snapshot), then every
+    complaint row against the row hash of its latest event. Raises AuditKeyError when the keyring
+    is missing altogether (nothing can be checked).
+    """
+    path = config.db_path(db).resolve()
+    anchor = audit.read_anchor(audit.anchor_file(path)) if check_anchor else None
+    ring = audit.keyring(path)
+    cur = dbmod.cursor(db)
+    try:
+        cur.execute("begin transaction")
+        try:
+            return _verify(cur, ring, anchor)
+        finally:
+            cur.execute("rollback")
+    finally:
+        cur.close()
+
+
+def _verify(cur: Any, ring: audit.Keyring, anchor: audit.Anchor | None) -> VerifyResult:
+    found = cur.execute("select last_event_id, last_hash, key_id from audit_chain_head where chain_id = 1").fetchall()
+    head = found[0] if found else None
+    records = cur.execute(_EVENTS_SQL).fetchall()
     expected_prev, expected_id, checked = GENESIS_HASH, 1, 0
-    for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        event_id = int(rec["event_id"])
+    keyed_from: int | None = None
+    current: str | None = None
+    hashes: list[str] = []
+    names = (*EVENT_FIELDS[:-1], "event_at", "prev_hash", "hash", "key_id", "row_hash")
+    for values in records:
+        rec = dict(zip(names, values, strict=True))
+        event_id, kid = int(rec["event_id"]), rec["key_id"]
         if event_id != expected_id:
-            return VerifyResult(False, checked, event_id,
-                                f"broken at event {event_id}: expected event {expected_id} before it (missing)")
+            return _verdict(False, checked, event_id, "missing", event_id=event_id, expected=expected_id)
         if rec["prev_hash"] != expected_prev:
-            return VerifyResult(False, checked, event_id,
-                                f"broken at event {event_id}: prev_hash does not match the event before it")
-        if event_hash(rec["prev_hash"], rec) != rec["hash"]:
-            return VerifyResult(False, checked, event_id,
-                                f"broken at event {event_id}: its content no longer matches its hash")
+            return _verdict(False, checked, event_id, "link", event_id=event_id)
+        if kid is None:
+            if keyed_from is not None:
+                return _verdict(False, checked, event_id, "unkeyed", event_id=event_id, keyed_from=keyed_from)
+            key = None
+        else:
+            if keyed_from is None:
+                keyed_from, current = event_id, kid
+                if event_id > 1 and rec["action"] != "chain_sealed":
+                    return _verdict(False, checked, event_id, "unsealed", event_id=event_id, last_legacy=event_id - 1)
+            elif rec["action"] == "chain_sealed":
+                return _verdict(False, checked, event_id, "late_seal", event_id=event_id)
+            if kid != current:
+                return _verdict(False, checked, event_id, "key_switch", event_id=event_id, key_id=kid,
+                                current=current)
+            key = ring.key(kid)
+            if key is None:
+                if not ring.keys:
+                    raise audit.AuditKeyError(audit.missing_key_message(ring, kid, len(records)))
+                return _verdict(False, checked, event_id, "unknown_key", event_id=event_id, key_id=kid,
+                                where=ring.where)
+        if event_hash(rec["prev_hash"], rec, key) != rec["hash"]:
+            return _verdict(False, checked, event_id, "content" if key is None else "content_keyed",
+                            event_id=event_id)
+        if kid is not None and rec["action"] == "key_rotated":
+            current = rec["to_value"]
+        hashes.append(rec["hash"])
         checked += 1
         expected_prev, expected_id = rec["hash"], event_id + 1
-    if not head.empty:
-        last_id, last_hash = int(head.iloc[0]["last_event_id"]), head.iloc[0]["last_hash"]
-        if last_id != expected_id - 1 or last_hash != expected_prev:
-            return VerifyResult(False, checked, expected_id,
-                                f"broken at event {expected_id}: the chain head records {last_id} events; "
-                                "later events are missing or changed")
-    return VerifyResult(True, checked, None, f"audit chain intact: {checked} events verified")
+    last = expected_id - 1
+    if head is not None and (int(head[0]) != last or head[1] != expected_prev):
+        return _verdict(False, checked, expected_id, "head", event_id=expected_id, last_id=int(head[0]))
+    if head is not None and head[2] != current:
+        return _verdict(False, checked, None, "head_key", head_key=head[2] or "none", current=current or "none")
+    if checked and keyed_from is None:
+        return _verdict(False, checked, None, "not_sealed")
+    unanchored = 0
+    if anchor is not None and keyed_from is not None:
+        where = str(anchor.path)
+        if not anchor.exists:
+            return _verdict(False, checked, None, "no_anchor", anchor=where)
+        if anchor.bad_line is not None:
+            return _verdict(False, checked, None, "anchor_unreadable", anchor=where, line=anchor.bad_line)
+        if anchor.last_event_id > last:
+            return _verdict(False, checked, last + 1, "behind", event_id=last + 1, anchored=anchor.last_event_id,
+                            last_id=last, anchor=where)
+        for entry in anchor.entries:
+            if entry.event_id < 1 or hashes[entry.event_id - 1] != entry.hash:
+                return _verdict(False, checked, entry.event_id, "anchor_mismatch", event_id=entry.event_id,
+                                line=entry.line, anchor=where)
+        unanchored = last - anchor.last_event_id
+    problem = _row_problem(cur)
+    if problem is not None:
+        reason, complaint_id, event_id, count, rows = problem
+        return _verdict(False, checked, event_id, reason, complaint_id=complaint_id, event_id=event_id,
+                        count=f"{count:,}", rows=rows)
+    if unanchored:
+        return _verdict(True, checked, None, "intact_unanchored", unanchored, pending=f"{unanchored:,}",
+                        anchor=str(anchor.path))
+    return _verdict(True, checked, None, "intact")
+
+
+def _row_problem(cur: Any) -> tuple[str, str, int | None, int, int] | None:
+    """The first complaint whose row the chain does not vouch for, as (reason, complaint id, event id,
+    how many complaints have that problem, rows with that id), or None."""
+    found = cur.execute(
+        f"""
+        with rows_now as (select complaint_id, {row_hash_sql('c')} as h from complaints c),
+        dups as (select complaint_id, count(*) as n from rows_now group by complaint_id having count(*) > 1),
+        latest as (
+            select complaint_id, max(event_id) as event_id, arg_max(row_hash, event_id) as row_hash
+            from complaint_events where row_hash is not null group by complaint_id
+        ),
+        any_event as (select distinct complaint_id from complaint_events),
+        problems as (
+            select 1 as rank, 'row_duplicate' as reason, complaint_id, null::bigint as event_id, n from dups
+            union all
+            select 2, 'row_changed', r.complaint_id, l.event_id, 1 from rows_now r join latest l using (complaint_id)
+            where r.h is distinct from l.row_hash
+            union all
+            select 3, 'row_deleted', l.complaint_id, l.event_id, 0 from latest l anti join rows_now using (complaint_id)
+            union all
+            select 4, 'row_no_event', r.complaint_id, null, 1 from rows_now r anti join any_event using (complaint_id)
+            union all
+            select 5, 'row_unhashed', r.complaint_id, null, 1 from rows_now r semi join any_event using (complaint_id)
+            anti join latest using (complaint_id)
+        )
+        select reason, complaint_id, event_id, count(distinct complaint_id) over (partition by reason), n
+        from problems order by rank, event_id nulls last, complaint_id limit 1
+        """  # noqa: S608 (fixed columns)
+    ).fetchall()
+    if not found:
+        return None
+    reason, complaint_id, event_id, count, rows = found[0]
+    return str(reason), str(complaint_id), None if event_id is None else int(event_id), int(count), int(rows)
 
 
 def _row(cur: Any, complaint_id: str) -> dict[str, Any]:
@@ -591,7 +937,7 @@ def _change(complaint_id: str, actor: str, action: str, updates: Mapping[str, An
             events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when))
         return events
 
-    return dbmod.write(fn, db=db, retries=WRITE_RETRIES)
+    return write(fn, db=db)
 
 
 def _required(value: str | None, what: str, limit: int = NOTE_MAX) -> str:

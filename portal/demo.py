@@ -475,4 +475,5 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
         return {t: cur.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: S608 (fixed allow-list)
                 for t in ("customers", "loans", "snapshots", "contacts", "payments", "complaints")}
 
-    return db.write(work, db=path)
+    # complaints.write: after the commit the old anchor is moved aside and the new chain is anchored
+    return complaint_log.write(work, db=path)
