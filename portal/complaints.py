@@ -353,18 +353,18 @@ def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None =
         while cur.execute("select count(*) from complaints where ticket = $t or complaint_id = $t",
                           {"t": ticket}).fetchone()[0]:
             ticket = new_ticket()
-        cur.execute(
-            "insert into complaints (complaint_id, received_at, source, customer_id, loan_id, issue, channel,"
+        hashed = cur.execute(
+            "insert into complaints (complaint_id, received_at, source, customer_id, loan_id, issue, channel,"  # noqa: S608 (fixed columns)
             " narrative, status, extension_days, ticket, mobile, complainant_name, contact_time, plan_type,"
             " plan_amount, plan_months, consent_at) values ($id, $at, 'form', $customer, $loan, $issue,"
             " $channel, $narrative, 'new', 0, $id, $mobile, $name, $contact_time, $plan_type, $plan_amount,"
-            " $plan_months, $at)",
+            f" $plan_months, $at) returning {row_hash_sql('complaints')}",
             {"id": ticket, "at": when, "customer": _customer_for(cur, form), "loan": form.loan_id,
              "issue": form.issue, "channel": form.channel, "narrative": form.description,
              "mobile": form.mobile, "name": form.name, "contact_time": form.contact_time,
              "plan_type": form.plan_type, "plan_amount": form.plan_amount, "plan_months": form.plan_months},
-        )
-        append_event(cur, ticket, "customer", "created", note="source=form", at=when)
+        ).fetchall()
+        append_event(cur, ticket, "customer", "created", note="source=form", at=when, row_hash=hashed[0][0])
         return SubmitResult(ticket=ticket, due_on=due_at(when).astimezone(_tz()).date())
 
     return write(fn, db=db)
@@ -506,7 +506,7 @@ def _chain(cur: Any, actor: str = "system", when: dt.datetime | None = None) -> 
     """Read the head and make the chain ready to sign: create the key on first use, seal a legacy
     (unkeyed) chain, or record a rotation when the configured key is not the one signing the chain."""
     last_id, last_hash, kid = _head(cur)
-    db_file = audit.db_file_of(cur)
+    db_file = _local.db_file if getattr(_local, "cur", None) is cur else audit.db_file_of(cur)
     ring = audit.keyring(db_file, create=kid is None)
     chain = _Chain(last_id, last_hash, kid, ring)
     if kid is None:
@@ -551,6 +551,7 @@ def _append_records(cur: Any, chain: _Chain, events: list[dict[str, Any]], row_h
         if event["action"] == "key_rotated":
             chain.key_id = event["to_value"]  # the rotation is signed with the old key; the new one follows
     chain.last_id, chain.last_hash = events[-1]["event_id"], prev
+    _local.head = (chain.last_id, prev)  # for complaints.write to anchor after the commit
     # Updating the head first makes a concurrent appender fail fast with a conflict and retry.
     cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h, key_id = $k where chain_id = 1",
                 {"id": chain.last_id, "h": prev, "k": chain.key_id})
@@ -591,19 +592,24 @@ def _seal(cur: Any, chain: _Chain, when: dt.datetime) -> None:
     _append_records(cur, chain, events, _row_hashes(cur, None))
 
 
+_UNSET: Any = object()
+
+
 def append_event(cur: Any, complaint_id: str, actor: str, action: str, field_name: str | None = None,
                  from_value: Any = None, to_value: Any = None, note: str | None = None,
-                 at: dt.datetime | None = None) -> int:
+                 at: dt.datetime | None = None, *, row_hash: str | None = _UNSET) -> int:
     """Append one event to the chain inside the caller's transaction (a db.write cursor).
 
-    Make the change to the row first: the event records the hash of the row as it then stands.
-    Run the transaction through complaints.write so that the new head is anchored after the commit
-    (with a plain db.write it is anchored by the next write that goes through complaints.write).
+    Make the change to the row first: the event records the hash of the row as it then stands
+    (pass row_hash when the statement that changed the row already returned row_hash_sql(), to
+    save a query). Run the transaction through complaints.write so that the new head is anchored
+    after the commit (with a plain db.write it is anchored by the next complaints.write).
     """
     when = (at or _now()).astimezone(UTC)
     chain = _chain(cur, actor, when)
     event = _event(complaint_id, actor, action, field_name, from_value, to_value, note, when)
-    return _append_records(cur, chain, [event], _row_hashes(cur, [str(complaint_id)]))
+    hashes = _row_hashes(cur, [str(complaint_id)]) if row_hash is _UNSET else {str(complaint_id): row_hash}
+    return _append_records(cur, chain, [event], hashes)
 
 
 def _append_many(cur: Any, rows: list[tuple[str, str | None]], actor: str, action: str,
@@ -634,15 +640,18 @@ def write(fn: Callable[[Any], T], *, db: str | Path | None = None, retries: int 
     ahead of it.
     """
 
-    def run(cur: Any) -> tuple[T, tuple, tuple, bool]:
-        _local.reset = False
-        before = _head(cur)
-        result = fn(cur)
-        return result, before, _head(cur), bool(getattr(_local, "reset", False))
+    db_file = str(config.db_path(db).resolve())
 
-    result, before, after, reset = dbmod.write(run, db=db, retries=retries)
-    if reset or after[:2] != before[:2]:
-        _anchor_head(db, after, create=reset, reset=reset)
+    def run(cur: Any) -> tuple[T, tuple | None, bool]:
+        _local.reset, _local.head, _local.cur, _local.db_file = False, None, cur, db_file
+        try:
+            return fn(cur), _local.head, _local.reset
+        finally:
+            _local.cur = None
+
+    result, head, reset = dbmod.write(run, db=db, retries=retries)
+    if reset or head is not None:
+        _anchor_head(db, head or (0, GENESIS_HASH), create=reset, reset=reset)
     return result
 
 
@@ -734,7 +743,7 @@ def reset_chain(cur: Any) -> None:
     cur.execute("delete from complaint_events")
     cur.execute("update audit_chain_head set last_event_id = 0, last_hash = $h, key_id = null where chain_id = 1",
                 {"h": GENESIS_HASH})
-    _local.reset = True
+    _local.reset, _local.head = True, None
 
 
 @dataclass(frozen=True)
@@ -932,9 +941,10 @@ def _change(complaint_id: str, actor: str, action: str, updates: Mapping[str, An
                 raise ValueError(f"field {col} is not editable")
             if _same(row.get(col), new):
                 continue
-            cur.execute(f"update complaints set {col} = $v where complaint_id = $id",  # noqa: S608 (allow-listed)
-                        {"v": new, "id": complaint_id})
-            events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when))
+            hashed = cur.execute(f"update complaints set {col} = $v where complaint_id = $id "  # noqa: S608 (allow-listed)
+                                 f"returning {row_hash_sql('complaints')}", {"v": new, "id": complaint_id}).fetchall()
+            events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when,
+                                       row_hash=hashed[0][0]))
         return events
 
     return write(fn, db=db)
