@@ -11,7 +11,7 @@ from pandera.typing import Series
 from portal import config, taxonomy
 
 # Upload dataset models (owned by the uploads module).
-# These are the declared rule set for uploads. portal/ingest.py compiles every check below into
+# These are the declared rule set for uploads. portal/ingest/ (rules.py) compiles every check below into
 # vectorised DuckDB SQL for bulk files (see ingest.compile_rules); the same models also validate
 # pandas frames directly (lazy=True), and tests check that both give the same failures.
 # Column metadata: `kind` is the storage type, `zh` the Chinese header, `required` whether the
