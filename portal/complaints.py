@@ -644,6 +644,7 @@ def write(fn: Callable[[Any], T], *, db: str | Path | None = None, retries: int 
 
     def run(cur: Any) -> tuple[T, tuple | None, bool]:
         _local.reset, _local.head, _local.cur, _local.db_file = False, None, cur, db_file
+        _local.upload_plan = None
         try:
             return fn(cur), _local.head, _local.reset
         finally:
@@ -925,6 +926,30 @@ def _same(old: Any, new: Any) -> bool:
     return _value(old) == _value(new)
 
 
+def _apply(cur: Any, complaint_id: str, row: dict[str, Any], updates: Mapping[str, Any], actor: str,
+           action: str, note: str | None, when: dt.datetime) -> list[int]:
+    """Apply checked updates to one complaint on the caller's cursor: one UPDATE and one event per
+    changed field, each event carrying the row hash its UPDATE returned; `row` is kept current."""
+    events = []
+    for col, new in updates.items():
+        if col not in EDITABLE:
+            raise ValueError(f"field {col} is not editable")
+        if _same(row.get(col), new):
+            continue
+        hashed = cur.execute(f"update complaints set {col} = $v where complaint_id = $id "  # noqa: S608 (allow-listed)
+                             f"returning {row_hash_sql('complaints')}", {"v": new, "id": complaint_id}).fetchall()
+        events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when,
+                                   row_hash=hashed[0][0]))
+        row[col] = new
+    return events
+
+
+def _check_open(row: Mapping[str, Any]) -> None:
+    """Closed is final: a closed complaint accepts no further action, from any path."""
+    if row["status"] == "closed":
+        raise ComplaintError("closed")
+
+
 def _change(complaint_id: str, actor: str, action: str, updates: Mapping[str, Any],
             note: str | None, check: Any, db: str | Path | None, now: dt.datetime | None = None) -> list[int]:
     """Apply updates to one complaint and append an event per changed field, in one transaction."""
@@ -932,20 +957,9 @@ def _change(complaint_id: str, actor: str, action: str, updates: Mapping[str, An
 
     def fn(cur: Any) -> list[int]:
         row = _row(cur, complaint_id)
-        if row["status"] == "closed":
-            raise ComplaintError("closed")
+        _check_open(row)
         resolved = check(row, when) if check else updates
-        events = []
-        for col, new in resolved.items():
-            if col not in EDITABLE:
-                raise ValueError(f"field {col} is not editable")
-            if _same(row.get(col), new):
-                continue
-            hashed = cur.execute(f"update complaints set {col} = $v where complaint_id = $id "  # noqa: S608 (allow-listed)
-                                 f"returning {row_hash_sql('complaints')}", {"v": new, "id": complaint_id}).fetchall()
-            events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when,
-                                       row_hash=hashed[0][0]))
-        return events
+        return _apply(cur, complaint_id, row, resolved, actor, action, note, when)
 
     return write(fn, db=db)
 
@@ -959,7 +973,30 @@ def _required(value: str | None, what: str, limit: int = NOTE_MAX) -> str:
     return text
 
 
-def _transition_updates(row: Mapping[str, Any], to_status: str, when: dt.datetime) -> dict[str, Any]:
+def lifecycle_path(from_status: str, to_status: str) -> list[str] | None:
+    """The steps that take a complaint from one status to another along TRANSITIONS (shortest
+    first, without the start); None when the lifecycle has no way there (into new, out of closed...)."""
+    if from_status == to_status:
+        return []
+    frontier, seen = [(from_status, [])], {from_status}
+    while frontier:
+        status, path = frontier.pop(0)
+        for step in TRANSITIONS.get(status, ()):
+            if step == to_status:
+                return [*path, step]
+            if step not in seen:
+                seen.add(step)
+                frontier.append((step, [*path, step]))
+    return None
+
+
+def _transition_updates(row: Mapping[str, Any], to_status: str, when: dt.datetime, *,
+                        require_public: bool = True) -> dict[str, Any]:
+    """The updates of one lifecycle step, or ComplaintError when the lifecycle forbids it.
+
+    Resolving needs the resolution (and, from the workbench, the customer-facing text; an upload
+    has no column for it). Reopening clears resolved_at.
+    """
     current = row["status"]
     if to_status not in taxonomy.COMPLAINT_STATUSES:
         raise ComplaintError("unknown_status", status=to_status)
@@ -968,7 +1005,7 @@ def _transition_updates(row: Mapping[str, Any], to_status: str, when: dt.datetim
         raise ComplaintError("illegal_transition", from_status=current, to_status=to_status, allowed=allowed)
     updates: dict[str, Any] = {"status": to_status}
     if to_status == "resolved":
-        if not row.get("resolution") or not row.get("public_resolution"):
+        if not row.get("resolution") or (require_public and not row.get("public_resolution")):
             raise ComplaintError("resolution_first")
         updates["resolved_at"] = when
     elif current == "resolved" and to_status == "investigating":
@@ -1015,14 +1052,19 @@ def extend(complaint_id: str, actor: str, extension_days: int, reason: str, *,
         raise ComplaintError("extension_days")
     why = _required(reason, "reason", 2000)
 
-    def check(row: Mapping[str, Any], when: dt.datetime) -> dict[str, Any]:
-        if row["status"] in DONE_STATUSES:
-            raise ComplaintError("extension_after_resolution")
-        if int(row.get("extension_days") or 0) >= extension_days:
-            raise ComplaintError("extension_not_longer", days=int(row.get("extension_days") or 0))
-        return {"extension_days": extension_days, "extension_reason": why}
+    return _change(complaint_id, actor, "extend", {}, why,
+                   lambda row, when: _extension_updates(row, extension_days, why), db, now)
 
-    return _change(complaint_id, actor, "extend", {}, why, check, db, now)
+
+def _extension_updates(row: Mapping[str, Any], extension_days: int, reason: str) -> dict[str, Any]:
+    """An extension's updates, or ComplaintError: only while open, only longer (0 -> 15 -> 45)."""
+    if extension_days not in (15, 45):
+        raise ComplaintError("extension_days")
+    if row["status"] in DONE_STATUSES:
+        raise ComplaintError("extension_after_resolution")
+    if int(row.get("extension_days") or 0) >= extension_days:
+        raise ComplaintError("extension_not_longer", days=int(row.get("extension_days") or 0))
+    return {"extension_days": extension_days, "extension_reason": reason}
 
 
 def record_resolution(complaint_id: str, actor: str, resolution: str, public_text: str,
@@ -1049,3 +1091,241 @@ def record_substantiation(complaint_id: str, actor: str, substantiated: bool, ev
     proof = _required(evidence, "evidence")
     return _change(complaint_id, actor, "substantiation",
                    {"substantiated": bool(substantiated), "evidence": proof}, None, None, db, now)
+
+
+# Complaints uploads: what an upload may change in an existing complaint.
+#
+# An upload adds new complaints (an "imported" event each). A row for a complaint that exists goes
+# through the lifecycle, inside the upload's one transaction: each field it changes is one event
+# (actor upload:<id>:<user>, the workbench's action names); a status moves along TRANSITIONS one
+# step per event. What the lifecycle forbids is a row error in quarantine, with the row verbatim:
+# any change to a closed complaint, a status the lifecycle cannot reach (into new, back from
+# investigating...), resolving without a resolution, an extension that is not longer or comes after
+# the resolution, and a change to a public-form ticket's own words (narrative, received_at,
+# source; its contact details and plan request have no upload column at all). A blank cell keeps
+# the stored value; resolved_at from the file is used when the complaint ends resolved (the
+# lifecycle clears it when the complaint ends open).
+
+UPLOAD_FIELDS = (
+    "received_at", "source", "customer_id", "loan_id", "channel", "agent_id", "agency_id", "narrative",
+    "issue", "sub_issue", "issue_verbatim", "sub_issue_verbatim", "timely_response", "resolution", "root_cause",
+    "extension_days", "extension_reason", "status", "resolved_at",
+)
+FORM_OWN_FIELDS = ("received_at", "source", "narrative")  # a form ticket's own, among the upload's columns
+_UPLOAD_ACTIONS = {"issue": "triage", "sub_issue": "triage", "resolution": "resolution", "root_cause": "root_cause",
+                   "extension_days": "extend", "extension_reason": "extend", "status": "transition",
+                   "resolved_at": "transition"}
+
+
+@dataclass(frozen=True)
+class UploadRule:
+    """A lifecycle row error, shaped like the upload's own rules (column, code, sql, args)."""
+
+    column: str
+    code: str
+    sql: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _UploadPlan:
+    changes: dict[str, list[tuple[str, Any, Any, str]]]  # complaint -> [(column, old, new, action)]
+    old_loans: dict[str, Any]
+    new_loans: dict[str, Any]
+
+
+def _same_upload(column: str, old: Any, new: Any) -> bool:
+    """Whether an uploaded value leaves the stored one as it is; times compare to the whole second
+    (exports drop the fractions the portal stored)."""
+    if column in _TIMESTAMP_COLUMNS and old is not None and new is not None and not pd.isna(old):
+        return int(_aware(old).timestamp()) == int(_aware(new).timestamp())
+    return _same(old, new)
+
+
+def _upload_actor(upload_id: int, user: str) -> str:
+    return f"upload:{upload_id}:{user}"
+
+
+def _plan_row(old: dict[str, Any], new: dict[str, Any], carried: set[str],
+              when: dt.datetime) -> tuple[list[tuple[str, Any, Any, str]], tuple[str, str, str, dict] | None]:
+    """The lifecycle's verdict on one uploaded row of an existing complaint: the changes in order,
+    or a row error (code, column, value, args)."""
+    diff = [c for c in UPLOAD_FIELDS if c in carried and new.get(c) is not None and not _same_upload(c, old.get(c), new[c])]
+    if not diff:
+        return [], None
+    if old["status"] == "closed":
+        return [], ("complaint_closed", diff[0], ", ".join(diff), {})
+    if old.get("source") == "form":
+        own = [c for c in diff if c in FORM_OWN_FIELDS]
+        if own:
+            return [], ("complaint_form_field", own[0], _value(new[own[0]]) or "", {})
+    elif "source" in diff and new["source"] == "form":
+        return [], ("complaint_form_source", "source", "form", {})
+    row = dict(old)
+    changes: list[tuple[str, Any, Any, str]] = []
+
+    def put(column: str, value: Any) -> None:
+        if not _same(row.get(column), value):
+            changes.append((column, row.get(column), value, _UPLOAD_ACTIONS.get(column, "update")))
+            row[column] = value
+
+    for column in diff:
+        if column not in ("status", "resolved_at", "extension_days", "extension_reason"):
+            put(column, new[column])
+    if "extension_days" in diff:
+        reason = new.get("extension_reason") or row.get("extension_reason")
+        try:
+            for column, value in _extension_updates(row, int(new["extension_days"]), reason or "").items():
+                put(column, value)
+        except ComplaintError:  # the reason says what the lifecycle allows
+            return [], ("complaint_extension", "extension_days",
+                        f"{row.get('extension_days') or 0} → {new['extension_days']}", {})
+    elif "extension_reason" in diff:
+        put("extension_reason", new["extension_reason"])
+    if "status" in diff:
+        path = lifecycle_path(row["status"], new["status"])
+        if path is None:
+            return [], ("complaint_transition", "status", f"{row['status']} → {new['status']}", {})
+        for step in path:
+            try:
+                updates = _transition_updates(row, step, when, require_public=False)
+            except ComplaintError:
+                return [], ("complaint_resolution_first", "status", f"{row['status']} → {step}", {})
+            if step == "resolved" and "resolved_at" in carried and new.get("resolved_at") is not None:
+                updates["resolved_at"] = new["resolved_at"]
+            for column, value in updates.items():
+                put(column, value)
+    elif "resolved_at" in diff and row["status"] in DONE_STATUSES:
+        put("resolved_at", new["resolved_at"])
+    return changes, None
+
+
+def _upload_candidates(cur: Any, carried: set[str]) -> tuple[list[int], list[dict], list[dict]]:
+    """The valid uploaded rows of existing complaints that differ from the stored row in a carried,
+    non-blank column: their lines, the stored rows and the uploaded rows (Python values)."""
+    cols = [c for c in UPLOAD_FIELDS if c in carried]
+    if not cols:
+        return [], [], []
+    differs = " or ".join(f"(t.{c} is not null and t.{c} is distinct from c.{c})" for c in cols)
+    stored = ", ".join(f"c.{c} as old_{c}" for c in ("status", "source", "extension_days", "extension_reason",
+                                                      "resolution", "public_resolution", "resolved_at", *cols))
+    res = cur.execute(
+        f"select t._line, t.complaint_id, {', '.join('t.' + c for c in cols)}, {stored} from _typed t "  # noqa: S608 (allow-listed)
+        f"join complaints c using (complaint_id) where t._errs is null and ({differs}) order by t._line")
+    names = [d[0] for d in res.description]
+    lines, olds, news = [], [], []
+    for values in res.fetchall():
+        rec = dict(zip(names, values, strict=True))
+        lines.append(int(rec["_line"]))
+        olds.append({k[4:]: v for k, v in rec.items() if k.startswith("old_")} | {"complaint_id": rec["complaint_id"]})
+        news.append({c: rec[c] for c in cols})
+    return lines, olds, news
+
+
+def check_upload(cur: Any, rules: list[Any], carried: Iterable[str], *, expected_fields: int = 0,
+                 now: dt.datetime | None = None) -> list[Any]:
+    """Validate a complaints upload's rows for existing complaints against the lifecycle (on the
+    upload's cursor, after its typed table `_typed` exists): mark each forbidden change as a row
+    error in `_typed._errs` and return the rules extended with their reasons. The allowed changes
+    are kept for apply_upload on the same cursor."""
+    when = (now or _now()).astimezone(UTC)
+    carried = set(carried)
+    lines, olds, news = _upload_candidates(cur, carried)
+    # The slot after the file rules is the ragged-row rule of the reader; keep it where it is.
+    extended = [*rules, UploadRule("", "bad_field_count", "", {"expected": expected_fields})]
+    index: dict[tuple[str, str], int] = {}
+    bad: list[dict[str, Any]] = []
+    plan = _UploadPlan({}, {}, {})
+    for line, old, new in zip(lines, olds, news, strict=True):
+        changes, error = _plan_row(old, new, carried, when)
+        if error is not None:
+            code, column, value, args = error
+            if (code, column) not in index:
+                index[(code, column)] = len(extended)
+                extended.append(UploadRule(column, code, "", args))
+            bad.append({"_line": line, "r": index[(code, column)], "v": value})
+        elif changes:
+            cid = str(old["complaint_id"])
+            plan.changes[cid] = changes
+            plan.old_loans[cid] = old.get("loan_id")
+            plan.new_loans[cid] = new.get("loan_id", old.get("loan_id"))
+    if bad:
+        frame = pd.DataFrame(bad).astype({"_line": "int64", "r": "int32", "v": object})
+        with dbmod.arrow_view(cur, "_lifecycle_errors", frame[["_line", "r", "v"]]):
+            cur.execute("update _typed set _errs = [{'r': f.r, 'v': f.v::varchar}] from _lifecycle_errors f "
+                        "where _typed._line = f._line")
+    _local.upload_plan = (cur, plan, when)
+    return extended if bad else rules
+
+
+def _column_types(cur: Any) -> dict[str, str]:
+    return dict(cur.execute("select column_name, data_type from information_schema.columns "
+                            "where table_name = 'complaints' and table_schema = 'main'").fetchall())
+
+
+def _as_text(value: Any) -> str | None:
+    """A value as text DuckDB casts back to its column type (timestamps keep their offset)."""
+    if value is None or (not isinstance(value, str | bool) and pd.isna(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return _aware(value).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def apply_upload(cur: Any, upload_id: int, user: str, upsert: Callable[[], Any]) -> int:
+    """Apply a complaints upload on its cursor, inside its transaction: the changes check_upload
+    allowed, in rounds (the first change of every complaint, then the second...), each round one
+    UPDATE per column, one row-hash query and one bulk append of events; then the new complaints
+    through `upsert` (the upload's own insert), after the rows of existing complaints are taken out
+    of `_typed`; then the changed complaints' loans join `_affected_loans` for the derived facts.
+    Returns the number of events appended."""
+    stash = getattr(_local, "upload_plan", None)
+    if stash is None or stash[0] is not cur:
+        raise RuntimeError("apply_upload needs check_upload on the same cursor first")
+    _, plan, when = stash
+    _local.upload_plan = None
+    actor = _upload_actor(upload_id, user)
+    types = _column_types(cur)
+    appended = 0
+    if plan.changes:
+        ids = pd.DataFrame({"complaint_id": pd.Series(list(plan.changes), dtype=object)})
+        with dbmod.arrow_view(cur, "_upload_changed", ids):
+            cur.execute("update complaints set upload_id = $u where complaint_id in "
+                        "(select complaint_id from _upload_changed)", {"u": upload_id})
+        rounds = max(len(c) for c in plan.changes.values())
+        for k in range(rounds):
+            step = [(cid, changes[k]) for cid, changes in plan.changes.items() if len(changes) > k]
+            by_column: dict[str, list[tuple[str, str | None]]] = {}
+            for cid, (column, _old, new, _action) in step:
+                by_column.setdefault(column, []).append((cid, _as_text(new)))
+            for column, values in by_column.items():
+                if column not in UPLOAD_FIELDS:
+                    raise ValueError(f"field {column} is not uploadable")
+                frame = pd.DataFrame(values, columns=["complaint_id", "v"]).astype(object)
+                with dbmod.arrow_view(cur, "_upload_round", frame):
+                    cur.execute(f"update complaints set {column} = cast(f.v as {types[column]}) "  # noqa: S608 (allow-listed column, catalog type)
+                                "from _upload_round f where complaints.complaint_id = f.complaint_id")
+            chain = _chain(cur, actor, when)
+            events = [_event(cid, actor, action, column, old, new, f"upload {upload_id}", when)
+                      for cid, (column, old, new, action) in step]
+            _append_records(cur, chain, events, _row_hashes(cur, [cid for cid, _ in step]))
+            appended += len(events)
+    # Existing complaints are done (changed above, unchanged, or row errors): the upsert adds the new.
+    cur.execute("delete from _typed where _errs is null and complaint_id in (select complaint_id from complaints)")
+    upsert()
+    loans = {v for v in (*plan.old_loans.values(), *plan.new_loans.values()) if v is not None}
+    if loans:
+        exists = cur.execute("select count(*) from duckdb_tables() where temporary and table_name = "
+                             "'_affected_loans'").fetchall()[0][0]
+        if exists:
+            frame = pd.DataFrame({"loan_id": pd.Series(sorted(loans), dtype=object)})
+            with dbmod.arrow_view(cur, "_upload_loans", frame):
+                cur.execute("insert into _affected_loans select loan_id from _upload_loans "
+                            "where loan_id not in (select loan_id from _affected_loans)")
+    return appended
