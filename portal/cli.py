@@ -83,6 +83,16 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if unknown:
         raise db.QueryError(f"no derived table {unknown[0]!r}; tables: {', '.join(known)}")
     names = args.table or list(known)
+    if args.check:
+        diffs = derived.check(names, db=args.db)
+        for d in diffs:
+            print(f"{d.name}: differs from a rebuild from scratch ({d.stored_rows:,} rows stored, "
+                  f"{d.rebuilt_rows:,} rebuilt); run portal derive --table {d.name}")
+        took = time.perf_counter() - started
+        if diffs:
+            return EXIT_BROKEN
+        print(f"every derived table checked ({len(names)}) matches a rebuild from scratch ({took:.1f} s)")
+        return EXIT_OK
 
     def work(cur) -> list[str]:
         chosen = names if args.all else derived.stale(cur, names)
@@ -291,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("derive", help="rebuild the derived tables (rollups and facts kept up to date on load)")
     p.add_argument("--all", action="store_true", help="rebuild every one, not only the stale ones (DuckDB)")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing: compare each table's content hash with a rebuild from scratch "
+                        "(exit 1 when any differs)")
     p.add_argument("--table", action="append", default=[], metavar="NAME", help="only this table (repeatable)")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="spark computes them from a Parquet export and writes them into it")
