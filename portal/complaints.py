@@ -354,18 +354,18 @@ def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None =
         while cur.execute("select count(*) from complaints where ticket = $t or complaint_id = $t",
                           {"t": ticket}).fetchone()[0]:
             ticket = new_ticket()
-        hashed = cur.execute(
-            "insert into complaints (complaint_id, received_at, source, customer_id, loan_id, issue, channel,"  # noqa: S608 (fixed columns)
+        cur.execute(
+            "insert into complaints (complaint_id, received_at, source, customer_id, loan_id, issue, channel,"
             " narrative, status, extension_days, ticket, mobile, complainant_name, contact_time, plan_type,"
             " plan_amount, plan_months, consent_at) values ($id, $at, 'form', $customer, $loan, $issue,"
             " $channel, $narrative, 'new', 0, $id, $mobile, $name, $contact_time, $plan_type, $plan_amount,"
-            f" $plan_months, $at) returning {row_hash_sql('complaints')}",
+            " $plan_months, $at)",
             {"id": ticket, "at": when, "customer": _customer_for(cur, form), "loan": form.loan_id,
              "issue": form.issue, "channel": form.channel, "narrative": form.description,
              "mobile": form.mobile, "name": form.name, "contact_time": form.contact_time,
              "plan_type": form.plan_type, "plan_amount": form.plan_amount, "plan_months": form.plan_months},
-        ).fetchall()
-        append_event(cur, ticket, "customer", "created", note="source=form", at=when, row_hash=hashed[0][0])
+        )
+        append_event(cur, ticket, "customer", "created", note="source=form", at=when)
         return SubmitResult(ticket=ticket, due_on=due_at(when).astimezone(_tz()).date())
 
     return write(fn, db=db)
@@ -602,8 +602,8 @@ def append_event(cur: Any, complaint_id: str, actor: str, action: str, field_nam
     """Append one event to the chain inside the caller's transaction (a db.write cursor).
 
     Make the change to the row first: the event records the hash of the row as it then stands
-    (pass row_hash when the statement that changed the row already returned row_hash_sql(), to
-    save a query). Run the transaction through complaints.write so that the new head is anchored
+    (read here; pass row_hash only when it was just computed with row_hash_sql() on this
+    transaction). Run the transaction through complaints.write so that the new head is anchored
     after the commit (with a plain db.write it is anchored by the next complaints.write).
     """
     when = (at or _now()).astimezone(UTC)
@@ -937,10 +937,9 @@ def _apply(cur: Any, complaint_id: str, row: dict[str, Any], updates: Mapping[st
             raise ValueError(f"field {col} is not editable")
         if _same(row.get(col), new):
             continue
-        hashed = cur.execute(f"update complaints set {col} = $v where complaint_id = $id "  # noqa: S608 (allow-listed)
-                             f"returning {row_hash_sql('complaints')}", {"v": new, "id": complaint_id}).fetchall()
-        events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when,
-                                   row_hash=hashed[0][0]))
+        cur.execute(f"update complaints set {col} = $v where complaint_id = $id",  # noqa: S608 (allow-listed)
+                    {"v": new, "id": complaint_id})
+        events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when))
         row[col] = new
     return events
 
