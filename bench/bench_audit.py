@@ -1,6 +1,7 @@
 """Audit-trail hot paths: public-form submits (alone and 20 threads at once), a bulk import of N
-complaints in one transaction (one "imported" event each, row hashes in bulk), and verify_chain
-over the resulting trail.
+complaints in one transaction (one "imported" event each, row hashes in bulk), `portal load` of N
+new complaints and then of N changes to them (through the lifecycle, 3 events each), and
+verify_chain over the resulting trail.
 
     python -m bench.bench_audit --complaints 20000          # quick
     python -m bench.bench_audit --complaints 100000 --submits 500 --threads 20 --per-thread 50   # full size
@@ -61,6 +62,27 @@ def bulk_import(path: Path, n: int) -> float:
     return time.perf_counter() - started
 
 
+def uploads(path: Path, work: Path, n: int) -> dict:
+    """`portal load complaints` of n new complaints, then of the same n with issue and status changed
+    (new -> investigating: three events per complaint through the lifecycle), timed."""
+    from portal import ingest
+
+    header = "complaint_id,received_at,source,issue,narrative,status\n"
+    first, second = work / "complaints_new.csv", work / "complaints_changed.csv"
+    first.write_text(header + "".join(f"U{i:08d},2026-05-01 10:00:00,hotline,other,complaint {i},new\n"
+                                      for i in range(n)), encoding="utf-8")
+    second.write_text(header + "".join(f"U{i:08d},2026-05-01 10:00:00,hotline,privacy,complaint {i},investigating\n"
+                                       for i in range(n)), encoding="utf-8")
+    out = {}
+    for name, file in (("upload_new_s", first), ("upload_changed_s", second)):
+        started = time.perf_counter()
+        result = ingest.load_file("complaints", file, db=path, uploaded_by="bench")
+        out[name] = round(time.perf_counter() - started, 2)
+        assert result.rejected == 0, result.message
+    out["upload_events"] = int(db.scalar("select count(*) from complaint_events where complaint_id like 'U%'", db=path))
+    return out
+
+
 def submits(path: Path, n: int) -> list[float]:
     out = []
     for i in range(n):
@@ -108,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     out["submit_ms_p95"] = round(sorted(seq)[int(len(seq) * 0.95) - 1] * 1000, 2)
     out["bulk_import_s"] = round(bulk_import(path, args.complaints), 2)
     out["concurrent"] = concurrent(path, args.threads, args.per_thread)
+    out.update(uploads(path, work, args.complaints))
     events = db.scalar("select count(*) from complaint_events", db=path)
     started = time.perf_counter()
     result = complaints.verify_chain(db=path)

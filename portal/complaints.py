@@ -1134,23 +1134,15 @@ class _UploadPlan:
     new_loans: dict[str, Any]
 
 
-def _same_upload(column: str, old: Any, new: Any) -> bool:
-    """Whether an uploaded value leaves the stored one as it is; times compare to the whole second
-    (exports drop the fractions the portal stored)."""
-    if column in _TIMESTAMP_COLUMNS and old is not None and new is not None and not pd.isna(old):
-        return int(_aware(old).timestamp()) == int(_aware(new).timestamp())
-    return _same(old, new)
-
-
 def _upload_actor(upload_id: int, user: str) -> str:
     return f"upload:{upload_id}:{user}"
 
 
-def _plan_row(old: dict[str, Any], new: dict[str, Any], carried: set[str],
+def _plan_row(old: dict[str, Any], new: dict[str, Any], diff: list[str], carried: set[str],
               when: dt.datetime) -> tuple[list[tuple[str, Any, Any, str]], tuple[str, str, str, dict] | None]:
-    """The lifecycle's verdict on one uploaded row of an existing complaint: the changes in order,
-    or a row error (code, column, value, args)."""
-    diff = [c for c in UPLOAD_FIELDS if c in carried and new.get(c) is not None and not _same_upload(c, old.get(c), new[c])]
+    """The lifecycle's verdict on one uploaded row of an existing complaint, given the columns whose
+    non-blank uploaded value differs from the stored one (in UPLOAD_FIELDS order): the changes in
+    order, or a row error (code, column, value, args)."""
     if not diff:
         return [], None
     if old["status"] == "closed":
@@ -1200,26 +1192,32 @@ def _plan_row(old: dict[str, Any], new: dict[str, Any], carried: set[str],
     return changes, None
 
 
-def _upload_candidates(cur: Any, carried: set[str]) -> tuple[list[int], list[dict], list[dict]]:
+def _upload_candidates(cur: Any, carried: set[str]) -> list[tuple[int, dict, dict, list[str]]]:
     """The valid uploaded rows of existing complaints that differ from the stored row in a carried,
-    non-blank column: their lines, the stored rows and the uploaded rows (Python values)."""
+    non-blank column: (line, stored row, uploaded row, the differing columns), all found in one query.
+    Times compare to the whole second (exports drop the fractions the portal stored)."""
     cols = [c for c in UPLOAD_FIELDS if c in carried]
     if not cols:
-        return [], [], []
-    differs = " or ".join(f"(t.{c} is not null and t.{c} is distinct from c.{c})" for c in cols)
-    stored = ", ".join(f"c.{c} as old_{c}" for c in ("status", "source", "extension_days", "extension_reason",
-                                                      "resolution", "public_resolution", "resolved_at", *cols))
+        return []
+    checks = []
+    for c in cols:
+        differs = (f"date_trunc('second', t.{c}) is distinct from date_trunc('second', c.{c})"
+                   if c in _TIMESTAMP_COLUMNS else f"t.{c} is distinct from c.{c}")
+        checks.append(f"case when t.{c} is not null and {differs} then '{c}' end")
+    stored = ", ".join(f"c.{c} as old_{c}" for c in dict.fromkeys(
+        ("status", "source", "extension_days", "extension_reason", "resolution", "public_resolution",
+         "resolved_at", "loan_id", *cols)))
     res = cur.execute(
-        f"select t._line, t.complaint_id, {', '.join('t.' + c for c in cols)}, {stored} from _typed t "  # noqa: S608 (allow-listed)
-        f"join complaints c using (complaint_id) where t._errs is null and ({differs}) order by t._line")
+        f"select * from (select t._line, t.complaint_id, {', '.join('t.' + c for c in cols)}, {stored}, "  # noqa: S608 (allow-listed)
+        f"list_filter([{', '.join(checks)}], lambda x: x is not null) as _diff from _typed t "
+        f"join complaints c using (complaint_id) where t._errs is null) where len(_diff) > 0 order by _line")
     names = [d[0] for d in res.description]
-    lines, olds, news = [], [], []
+    out = []
     for values in res.fetchall():
         rec = dict(zip(names, values, strict=True))
-        lines.append(int(rec["_line"]))
-        olds.append({k[4:]: v for k, v in rec.items() if k.startswith("old_")} | {"complaint_id": rec["complaint_id"]})
-        news.append({c: rec[c] for c in cols})
-    return lines, olds, news
+        old = {k[4:]: v for k, v in rec.items() if k.startswith("old_")} | {"complaint_id": rec["complaint_id"]}
+        out.append((int(rec["_line"]), old, {c: rec[c] for c in cols}, list(rec["_diff"])))
+    return out
 
 
 def check_upload(cur: Any, rules: list[Any], carried: Iterable[str], *, expected_fields: int = 0,
@@ -1230,14 +1228,14 @@ def check_upload(cur: Any, rules: list[Any], carried: Iterable[str], *, expected
     are kept for apply_upload on the same cursor."""
     when = (now or _now()).astimezone(UTC)
     carried = set(carried)
-    lines, olds, news = _upload_candidates(cur, carried)
+    candidates = _upload_candidates(cur, carried)
     # The slot after the file rules is the ragged-row rule of the reader; keep it where it is.
     extended = [*rules, UploadRule("", "bad_field_count", "", {"expected": expected_fields})]
     index: dict[tuple[str, str], int] = {}
     bad: list[dict[str, Any]] = []
     plan = _UploadPlan({}, {}, {})
-    for line, old, new in zip(lines, olds, news, strict=True):
-        changes, error = _plan_row(old, new, carried, when)
+    for line, old, new, diff in candidates:
+        changes, error = _plan_row(old, new, diff, carried, when)
         if error is not None:
             code, column, value, args = error
             if (code, column) not in index:
