@@ -350,6 +350,7 @@ def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None =
     def fn(cur: Any) -> SubmitResult:
         if not _take(cur, "submit", client_key, SUBMIT_LIMIT, RATE_WINDOW, when):
             return SubmitResult(errors={"form": "complaints.err.rate_limited"})
+        _chain(cur, "customer", when)  # a legacy chain is sealed before the new row exists
         ticket = new_ticket()
         while cur.execute("select count(*) from complaints where ticket = $t or complaint_id = $t",
                           {"t": ticket}).fetchone()[0]:
@@ -365,7 +366,7 @@ def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None =
              "mobile": form.mobile, "name": form.name, "contact_time": form.contact_time,
              "plan_type": form.plan_type, "plan_amount": form.plan_amount, "plan_months": form.plan_months},
         )
-        append_event(cur, ticket, "customer", "created", note="source=form", at=when)
+        append_event(cur, ticket, "customer", "created", note="source=form", at=when, row_hash_before=None)
         return SubmitResult(ticket=ticket, due_on=due_at(when).astimezone(_tz()).date())
 
     return write(fn, db=db)
@@ -432,7 +433,8 @@ def _iso_utc(value: dt.datetime) -> str:
 # a rotation event, signed with the old key, names the new one.
 
 CHAIN_SUBJECT = "(chain)"  # the complaint_id of events about the chain itself (seal, key rotation)
-KEYED_FIELDS = (*EVENT_FIELDS, "key_id", "row_hash")
+KEYED_FIELDS = (*EVENT_FIELDS, "key_id", "row_hash", "row_hash_before")
+UNKNOWN_BEFORE = "-"  # row_hash_before of an event whose writer did not read the row before its change
 # The complaint columns a row hash covers, in order (version r1). A new complaints column is not
 # covered until it is added here under a new version; tests list the table's columns against this.
 ROW_HASH_COLUMNS = (
@@ -546,7 +548,11 @@ def _append_records(cur: Any, chain: _Chain, events: list[dict[str, Any]], row_h
             raise audit.AuditKeyError(audit.missing_key_message(chain.ring, str(kid), chain.last_id))
         event["event_id"] = chain.last_id + offset
         event["key_id"] = kid
-        event["row_hash"] = None if event["complaint_id"] == CHAIN_SUBJECT else row_hashes.get(event["complaint_id"])
+        if event["complaint_id"] == CHAIN_SUBJECT:
+            event["row_hash"] = event["row_hash_before"] = None
+        else:
+            event["row_hash"] = row_hashes.get(event["complaint_id"])
+            event.setdefault("row_hash_before", UNKNOWN_BEFORE)
         event["prev_hash"] = prev
         event["hash"] = prev = event_hash(prev, event, key)
         if event["action"] == "key_rotated":
@@ -557,19 +563,21 @@ def _append_records(cur: Any, chain: _Chain, events: list[dict[str, Any]], row_h
     cur.execute("update audit_chain_head set last_event_id = $id, last_hash = $h, key_id = $k where chain_id = 1",
                 {"id": chain.last_id, "h": prev, "k": chain.key_id})
     columns = "event_id, complaint_id, actor, action, field, from_value, to_value, note, event_at, prev_hash, hash," \
-              " key_id, row_hash"
+              " key_id, row_hash, row_hash_before"
     if len(events) == 1:
         cur.execute(f"insert into complaint_events ({columns}) values ($event_id, $complaint_id, $actor, $action,"  # noqa: S608 (fixed columns)
-                    " $field, $from_value, $to_value, $note, $at, $prev_hash, $hash, $key_id, $row_hash)",
+                    " $field, $from_value, $to_value, $note, $at, $prev_hash, $hash, $key_id, $row_hash,"
+                    " $row_hash_before)",
                     {k: v for k, v in events[0].items() if k != "event_at"})
         return chain.last_id
     frame = pd.DataFrame.from_records(events, exclude=["event_at", "at"])
-    frame = frame.astype({c: object for c in ("field", "from_value", "to_value", "note", "row_hash")})
+    frame = frame.astype({c: object for c in ("field", "from_value", "to_value", "note", "row_hash",
+                                              "row_hash_before")})
     with dbmod.arrow_view(cur, "_new_events", frame):
         cur.execute(
             f"insert into complaint_events ({columns}) select event_id, complaint_id, actor, action,"  # noqa: S608 (fixed columns)
             " field::varchar, from_value::varchar, to_value::varchar, note::varchar, $at, prev_hash, hash, key_id,"
-            " row_hash::varchar from _new_events order by event_id",
+            " row_hash::varchar, row_hash_before::varchar from _new_events order by event_id",
             {"at": events[0]["at"]},
         )
     return chain.last_id
@@ -585,12 +593,16 @@ def _seal(cur: Any, chain: _Chain, when: dt.datetime) -> None:
     ).fetchall()
     events = [_event(CHAIN_SUBJECT, "system", "chain_sealed", None, None, None,
                      f"sealed the legacy unkeyed chain of {legacy} events", when)]
+    hashes = _row_hashes(cur, None)
     for complaint_id, source, has_events in rows:
-        if has_events:
-            events.append(_event(complaint_id, "system", "sealed", None, None, None, "row recorded at the seal", when))
-        else:
-            events.append(_event(complaint_id, "system", "imported", None, None, None, f"source={source}", when))
-    _append_records(cur, chain, events, _row_hashes(cur, None))
+        if has_events:  # the trail of this complaint goes on from its row as found
+            event = _event(complaint_id, "system", "sealed", None, None, None, "row recorded at the seal", when)
+            event["row_hash_before"] = hashes.get(complaint_id)
+        else:  # its trail starts here
+            event = _event(complaint_id, "system", "imported", None, None, None, f"source={source}", when)
+            event["row_hash_before"] = None
+        events.append(event)
+    _append_records(cur, chain, events, hashes)
 
 
 _UNSET: Any = object()
@@ -598,19 +610,29 @@ _UNSET: Any = object()
 
 def append_event(cur: Any, complaint_id: str, actor: str, action: str, field_name: str | None = None,
                  from_value: Any = None, to_value: Any = None, note: str | None = None,
-                 at: dt.datetime | None = None, *, row_hash: str | None = _UNSET) -> int:
+                 at: dt.datetime | None = None, *, row_hash: str | None = _UNSET,
+                 row_hash_before: str | None = _UNSET) -> int:
     """Append one event to the chain inside the caller's transaction (a db.write cursor).
 
     Make the change to the row first: the event records the hash of the row as it then stands
     (read here; pass row_hash only when it was just computed with row_hash_sql() on this
-    transaction). Run the transaction through complaints.write so that the new head is anchored
+    transaction). Pass row_hash_before, the row's hash read before the change (current_row_hash;
+    None for a row the transaction created), so that verify can tell the change began from the
+    row the previous event recorded: without it the event is not part of that check. Run the transaction through complaints.write so that the new head is anchored
     after the commit (with a plain db.write it is anchored by the next complaints.write).
     """
     when = (at or _now()).astimezone(UTC)
     chain = _chain(cur, actor, when)
     event = _event(complaint_id, actor, action, field_name, from_value, to_value, note, when)
+    if row_hash_before is not _UNSET:
+        event["row_hash_before"] = row_hash_before
     hashes = _row_hashes(cur, [str(complaint_id)]) if row_hash is _UNSET else {str(complaint_id): row_hash}
     return _append_records(cur, chain, [event], hashes)
+
+
+def current_row_hash(cur: Any, complaint_id: str) -> str | None:
+    """The hash of a complaint's row as it stands in this transaction (None when there is none)."""
+    return _row_hashes(cur, [str(complaint_id)]).get(str(complaint_id))
 
 
 def _append_many(cur: Any, rows: list[tuple[str, str | None]], actor: str, action: str,
@@ -621,9 +643,18 @@ def _append_many(cur: Any, rows: list[tuple[str, str | None]], actor: str, actio
         return 0
     when = (at or _now()).astimezone(UTC)
     chain = _chain(cur, actor, when)
+    ids = [str(cid) for cid, _ in rows]
     events = [_event(cid, actor, action, None, None, None, note, when) for cid, note in rows]
-    hashes = _row_hashes(cur, [str(cid) for cid, _ in rows])
-    _append_records(cur, chain, events, hashes)
+    # A complaint with no event yet starts its trail here; one that has events was not read before.
+    seen: set[str] = set()
+    if chain.last_id > 0:
+        wanted = pd.DataFrame({"complaint_id": pd.Series(list(dict.fromkeys(ids)), dtype=object)})
+        with dbmod.arrow_view(cur, "_import_ids", wanted):
+            seen = {r[0] for r in cur.execute("select distinct complaint_id from complaint_events "
+                                              "semi join _import_ids using (complaint_id)").fetchall()}
+    for event, cid in zip(events, ids, strict=True):
+        event["row_hash_before"] = UNKNOWN_BEFORE if cid in seen else None
+    _append_records(cur, chain, events, _row_hashes(cur, ids))
     return len(events)
 
 
@@ -775,7 +806,8 @@ def _verdict(ok: bool, checked: int, broken: int | None, reason: str, unanchored
 
 _EVENTS_SQL = (
     "select event_id, complaint_id, actor, action, field, from_value, to_value, note,"
-    " strftime(timezone('UTC', event_at), '%Y-%m-%dT%H:%M:%S.%fZ') as event_at, prev_hash, hash, key_id, row_hash"
+    " strftime(timezone('UTC', event_at), '%Y-%m-%dT%H:%M:%S.%fZ') as event_at, prev_hash, hash, key_id, row_hash,"
+    " row_hash_before"
     " from complaint_events order by event_id"
 )
 
@@ -811,7 +843,7 @@ def _verify(cur: Any, ring: audit.Keyring, anchor: audit.Anchor | None) -> Verif
     keyed_from: int | None = None
     current: str | None = None
     hashes: list[str] = []
-    names = (*EVENT_FIELDS[:-1], "event_at", "prev_hash", "hash", "key_id", "row_hash")
+    names = (*EVENT_FIELDS[:-1], "event_at", "prev_hash", "hash", "key_id", "row_hash", "row_hash_before")
     for values in records:
         rec = dict(zip(names, values, strict=True))
         event_id, kid = int(rec["event_id"]), rec["key_id"]
@@ -869,7 +901,7 @@ def _verify(cur: Any, ring: audit.Keyring, anchor: audit.Anchor | None) -> Verif
                 return _verdict(False, checked, entry.event_id, "anchor_mismatch", event_id=entry.event_id,
                                 line=entry.line, anchor=where)
         unanchored = last - anchor.last_event_id
-    problem = _row_problem(cur)
+    problem = _row_gap(cur) or _row_problem(cur)
     if problem is not None:
         reason, complaint_id, event_id, count, rows = problem
         return _verdict(False, checked, event_id, reason, complaint_id=complaint_id, event_id=event_id,
@@ -878,6 +910,29 @@ def _verify(cur: Any, ring: audit.Keyring, anchor: audit.Anchor | None) -> Verif
         return _verdict(True, checked, None, "intact_unanchored", unanchored, pending=f"{unanchored:,}",
                         anchor=str(anchor.path))
     return _verdict(True, checked, None, "intact")
+
+
+def _row_gap(cur: Any) -> tuple[str, str, int | None, int, int] | None:
+    """The first event whose change did not start from the row the complaint's previous event
+    recorded: the row was edited outside the trail in between (and the event then vouched for it)."""
+    found = cur.execute(
+        f"""
+        with e as (
+            select event_id, complaint_id, action, row_hash_before,
+                   lag(row_hash) over w as prev_after, row_number() over w as n
+            from complaint_events where key_id is not null and complaint_id <> $chain
+            window w as (partition by complaint_id order by event_id)
+        )
+        select event_id, complaint_id, count(distinct complaint_id) over () from e
+        where row_hash_before is distinct from '{UNKNOWN_BEFORE}' and not (n = 1 and action = 'sealed')
+          and row_hash_before is distinct from prev_after
+        order by event_id limit 1
+        """, {"chain": CHAIN_SUBJECT}  # noqa: S608 (a constant)
+    ).fetchall()
+    if not found:
+        return None
+    event_id, complaint_id, count = found[0]
+    return "row_gap", str(complaint_id), int(event_id), int(count), 1
 
 
 def _row_problem(cur: Any) -> tuple[str, str, int | None, int, int] | None:
@@ -932,15 +987,22 @@ def _apply(cur: Any, complaint_id: str, row: dict[str, Any], updates: Mapping[st
     """Apply checked updates to one complaint on the caller's cursor: one UPDATE and one event per
     changed field, each event carrying the row hash its UPDATE returned; `row` is kept current."""
     events = []
+    before: str | None = _UNSET
     for col, new in updates.items():
         if col not in EDITABLE:
             raise ValueError(f"field {col} is not editable")
         if _same(row.get(col), new):
             continue
+        if before is _UNSET:
+            _chain(cur, actor, when)  # a legacy chain is sealed before the row changes
+            before = current_row_hash(cur, complaint_id)
         cur.execute(f"update complaints set {col} = $v where complaint_id = $id",  # noqa: S608 (allow-listed)
                     {"v": new, "id": complaint_id})
-        events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when))
+        after = current_row_hash(cur, complaint_id)
+        events.append(append_event(cur, complaint_id, actor, action, col, row.get(col), new, note, when,
+                                   row_hash=after, row_hash_before=before))
         row[col] = new
+        before = after
     return events
 
 
@@ -1228,6 +1290,7 @@ def check_upload(cur: Any, rules: list[Any], carried: Iterable[str], *, expected
     are kept for apply_upload on the same cursor."""
     when = (now or _now()).astimezone(UTC)
     carried = set(carried)
+    _chain(cur, "system", when)  # a legacy chain is sealed before the upload changes any row
     candidates = _upload_candidates(cur, carried)
     # The slot after the file rules is the ragged-row rule of the reader; keep it where it is.
     extended = [*rules, UploadRule("", "bad_field_count", "", {"expected": expected_fields})]
@@ -1292,6 +1355,7 @@ def apply_upload(cur: Any, upload_id: int, user: str, upsert: Callable[[], Any])
     types = _column_types(cur)
     appended = 0
     if plan.changes:
+        before = _row_hashes(cur, list(plan.changes))  # each row as the trail last saw it
         ids = pd.DataFrame({"complaint_id": pd.Series(list(plan.changes), dtype=object)})
         with dbmod.arrow_view(cur, "_upload_changed", ids):
             cur.execute("update complaints set upload_id = $u where complaint_id in "
@@ -1312,7 +1376,11 @@ def apply_upload(cur: Any, upload_id: int, user: str, upsert: Callable[[], Any])
             chain = _chain(cur, actor, when)
             events = [_event(cid, actor, action, column, old, new, f"upload {upload_id}", when)
                       for cid, (column, old, new, action) in step]
-            _append_records(cur, chain, events, _row_hashes(cur, [cid for cid, _ in step]))
+            after = _row_hashes(cur, [cid for cid, _ in step])
+            for event, (cid, _) in zip(events, step, strict=True):
+                event["row_hash_before"] = before.get(cid)
+            _append_records(cur, chain, events, after)
+            before.update(after)
             appended += len(events)
     # Existing complaints are done (changed above, unchanged, or row errors): the upsert adds the new.
     cur.execute("delete from _typed where _errs is null and complaint_id in (select complaint_id from complaints)")

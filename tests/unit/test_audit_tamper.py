@@ -169,6 +169,18 @@ def test_attack_edit_a_complaints_row_directly_in_sql(tmp_db):
     assert proc.stderr == ""
 
 
+def test_a_row_edited_in_sql_is_not_laundered_by_the_next_change(tmp_db, capsys):
+    ticket = trail(tmp_db)
+    db.execute("update complaints set narrative = 'I have no complaint.' where complaint_id = $id",
+               {"id": ticket}, db=tmp_db)
+    complaints.assign(ticket, "lead", "c.wang", db=tmp_db)  # event 6 records the edited row as it left it
+    code, text = verify_cli(tmp_db, capsys)
+    assert code == 1
+    assert text == (f"broken at event 6: complaint {ticket} was changed outside the audit trail before this event: "
+                    "the row it changed is not the one the complaint's previous event recorded "
+                    "(complaints affected: 1)")
+
+
 def test_attack_replace_the_database_file_with_an_older_copy(tmp_db, tmp_path, capsys):
     ticket = trail(tmp_db)
     db.close(tmp_db)
@@ -471,6 +483,8 @@ MUTATIONS = st.one_of(
     st.tuples(st.just("alter_event"), st.integers(0, 10_000), st.sampled_from(EVENT_COLUMNS)),
     st.tuples(st.just("reorder"), st.integers(0, 10_000), st.integers(1, 10_000)),
     st.tuples(st.just("edit_row"), st.integers(0, 10_000), st.sampled_from(complaints.ROW_HASH_COLUMNS)),
+    st.tuples(st.just("edit_row_then_act"), st.integers(0, 10_000),
+              st.sampled_from([c for c in complaints.ROW_HASH_COLUMNS if c not in ("complaint_id", "status")])),
     st.tuples(st.just("rollback_head"), st.integers(0, 10_000)),
     st.tuples(st.just("restore_copy"),),
 )
@@ -530,7 +544,7 @@ def _mutate(path: Path, mutation: tuple, snapshot: Path | None) -> None:
         assume(a != b)
         db.execute("update complaint_events set event_id = case when event_id = $a then $b else $a end"
                    " where event_id in ($a, $b)", {"a": a, "b": b}, db=path)
-    elif kind == "edit_row":
+    elif kind in ("edit_row", "edit_row_then_act"):
         cids = db.read("select complaint_id from complaints order by complaint_id", db=path)["complaint_id"].tolist()
         cid, column = cids[mutation[1] % len(cids)], mutation[2]
         kind_of = _TEXT_ROW.get(column, "text")
@@ -540,6 +554,14 @@ def _mutate(path: Path, mutation: tuple, snapshot: Path | None) -> None:
                   "text": f"coalesce({column}, '') || 'x'"}[kind_of]
         db.execute(f"update complaints set {column} = {change} where complaint_id = $id",  # noqa: S608 (test allow-list)
                    {"id": cid}, db=path)
+        if kind == "edit_row_then_act":  # then a legitimate change records the edited row as it leaves it
+            before = db.scalar("select count(*) from complaint_events", db=path)
+            try:
+                complaints.assign(cid, "lead", "someone new", db=path)
+            except ComplaintError:
+                pass  # closed: the edit alone must be caught
+            after = db.scalar("select count(*) from complaint_events", db=path)
+            assume(after > before or column != "assignee")
     elif kind == "rollback_head":
         assume(len(ids) > 1)
         keep = ids[mutation[1] % (len(ids) - 1)]
