@@ -448,6 +448,17 @@ def test_backfill_of_complaints_written_outside_the_portal(tmp_db, capsys):
     assert verify_cli(tmp_db, capsys) == (0, "audit chain intact: 6 events verified")
 
 
+def test_a_complaint_inserted_in_sql_is_not_adopted_by_the_next_change(tmp_db, capsys):
+    trail(tmp_db)
+    db.execute("insert into complaints (complaint_id, received_at, source, issue, status) values"
+               " ('F1', now(), 'hotline', 'other', 'new')", db=tmp_db)
+    complaints.assign("F1", "lead", "c.wang", db=tmp_db)
+    code, text = verify_cli(tmp_db, capsys)
+    assert code == 1 and text.startswith("broken at event 6: complaint F1 was changed outside the audit trail")
+    assert complaints.ensure_creation_events(tmp_db) == 0  # it has an event now: the backfill cannot bless it
+    assert verify_cli(tmp_db, capsys)[0] == 1
+
+
 def test_a_demo_rebuild_retires_the_old_anchor(tmp_path, capsys):
     from portal import demo
 
