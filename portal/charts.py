@@ -14,9 +14,11 @@ BUCKET_COLORS = {
 
 
 def bucket_trend(frame: pd.DataFrame, value: str, title: str, value_label: str, labels=None) -> go.Figure:
-    """Stacked bars of a bucket measure per month-end."""
+    """Stacked bars of a bucket measure per month-end; each bar carries (month-end, bucket) as its
+    customdata, for a drill-down to its loans."""
+    frame = frame.assign(picked_as_of=pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d"))
     fig = px.bar(
-        frame, x="as_of", y=value, color="bucket", title=title,
+        frame, x="as_of", y=value, color="bucket", title=title, custom_data=["picked_as_of", "bucket"],
         category_orders={"bucket": list(BUCKETS)}, color_discrete_map=BUCKET_COLORS,
         labels={"as_of": "", value: value_label, "bucket": "", **(labels or {})},
     )
@@ -32,9 +34,19 @@ def roll_matrix(frame: pd.DataFrame, title: str) -> go.Figure:
     pivot = pivot.reindex(index=order_from, columns=order_to).fillna(0.0)
     fig = go.Figure(go.Heatmap(
         z=pivot.values, x=order_to, y=order_from, colorscale="Blues", zmin=0, zmax=1,
-        text=[[f"{v:.1%}" for v in row] for row in pivot.values], texttemplate="%{text}",
-        hovertemplate="%{y} → %{x}: %{text}<extra></extra>",
+        text=[[f"{v:.1%}" for v in row] for row in pivot.values], texttemplate="%{text}", hoverinfo="skip",
     ))
+    # a heatmap cell cannot be clicked in Plotly: an invisible marker on each cell that holds loans can
+    # (it also carries the hover text), with (from bucket, to bucket) as customdata for a drill-down
+    cells = frame[frame["loans"] > 0] if "loans" in frame.columns else frame
+    fig.add_scatter(
+        x=cells["to_bucket"].tolist(), y=cells["from_bucket"].tolist(), mode="markers", showlegend=False,
+        marker={"size": 40, "symbol": "square", "opacity": 0},
+        text=[f"{v:.1%}" for v in cells["share"]], hovertemplate="%{y} → %{x}: %{text}<extra></extra>",
+        customdata=list(zip(cells["from_bucket"], cells["to_bucket"], strict=True)),
+    )
+    fig.update_xaxes(categoryorder="array", categoryarray=order_to)
+    fig.update_yaxes(categoryorder="array", categoryarray=order_from)
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, margin={"t": 48, "b": 24})
     return fig
 
@@ -49,7 +61,7 @@ def funnel(frame: pd.DataFrame, stage: str, value: str, title: str, labels: dict
     names = [(labels or {}).get(s, s) for s in frame[stage]]
     fig = go.Figure(go.Funnel(
         y=names, x=frame[value].tolist(), textinfo="value+percent initial+percent previous",
-        marker={"color": list(STAGE_COLORS[: len(frame)])},
+        marker={"color": list(STAGE_COLORS[: len(frame)])}, customdata=frame[stage].tolist(),
     ))
     fig.update_layout(title=title, margin={"t": 48, "b": 24, "l": 24, "r": 24})
     return fig
@@ -97,7 +109,7 @@ def effectiveness_bubbles(frame: pd.DataFrame, label: str, title: str, x_label: 
     data["recovered_per_yuan"] = data["recovered_amount"] / data["cost"]
     fig = px.scatter(
         data, x="recovered_per_yuan", y="complaints_per_10k_attempts", size="attempts", text=label,
-        hover_name=label, title=title, size_max=60,
+        hover_name=label, title=title, size_max=60, custom_data=["channel"] if "channel" in data else None,
         labels={"recovered_per_yuan": x_label, "complaints_per_10k_attempts": y_label, "attempts": size_label},
     )
     fig.update_traces(textposition="top center")
@@ -200,6 +212,7 @@ def effect_chart(frame: pd.DataFrame, start_on, title: str, y_label: str, start_
 def violations_trend(frame: pd.DataFrame, label: str, title: str, y_label: str) -> go.Figure:
     """Stacked monthly bars of policy violations, one colour per rule (column `label`)."""
     fig = px.bar(frame, x="month", y="violations", color=label, title=title,
+                 custom_data=["rule"] if "rule" in frame else None,
                  labels={"month": "", "violations": y_label, label: ""})
     fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
     fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
@@ -215,4 +228,70 @@ def calibration(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> 
     fig.add_scatter(x=frame["predicted"], y=frame["observed"], mode="lines+markers", showlegend=False)
     fig.update_layout(title=title, xaxis={"title": x_label, "tickformat": ".1%"},
                       yaxis={"title": y_label, "tickformat": ".1%"}, margin={"t": 48, "b": 24})
+    return fig
+
+
+# Roll-rate forecast.
+
+FORECAST_COLORS = {**BUCKET_COLORS, "M1+": "#c62828"}
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def forecast_band(frame: pd.DataFrame, buckets: list[str], title: str, y_label: str,
+                  names: dict[str, str], bucket_labels: dict[str, str] | None = None) -> go.Figure:
+    """Observed balance (solid), forecast balance (dashed) and its interval (shaded band) per bucket.
+
+    `frame` has month_end, bucket, balance, low, high, kind ('actual' or 'forecast'), as built by
+    portal.forecast.history_and_forecast. `names` holds the legend templates 'actual', 'forecast' and
+    'band', each with a {bucket} placeholder.
+    """
+    fig = go.Figure()
+    labels = bucket_labels or {}
+    for bucket in buckets:
+        part = frame[frame["bucket"] == bucket].sort_values("month_end")
+        if part.empty:
+            continue
+        color = FORECAST_COLORS.get(bucket, "#37474f")
+        label = labels.get(bucket, bucket)
+        fc = part[part["kind"] == "forecast"]
+        if not fc.empty:
+            xs = list(fc["month_end"]) + list(fc["month_end"])[::-1]
+            ys = list(fc["high"]) + list(fc["low"])[::-1]
+            fig.add_scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
+                            hoverinfo="skip", name=names["band"].format(bucket=label), legendgroup=bucket)
+        actual = part[part["kind"] == "actual"]
+        if not actual.empty:
+            fig.add_scatter(x=actual["month_end"], y=actual["balance"], mode="lines+markers",
+                            line={"color": color}, name=names["actual"].format(bucket=label), legendgroup=bucket)
+        if not fc.empty:
+            fig.add_scatter(x=fc["month_end"], y=fc["balance"], mode="lines+markers",
+                            line={"color": color, "dash": "dash"}, name=names["forecast"].format(bucket=label),
+                            legendgroup=bucket,
+                            customdata=fc[["low", "high"]].to_numpy(),
+                            hovertemplate="%{x|%Y-%m-%d}: ¥%{y:,.0f} (¥%{customdata[0]:,.0f} – "
+                                          "¥%{customdata[1]:,.0f})<extra></extra>")
+    fig.update_layout(title=title, yaxis={"title": y_label, "rangemode": "tozero"}, margin={"t": 48, "b": 24},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def accuracy_bars(frame: pd.DataFrame, title: str, x_label: str, y_label: str, names: dict[str, str]) -> go.Figure:
+    """Forecast and naive mean absolute percentage errors side by side, per horizon (lower is better).
+
+    `frame` has horizon, forecast_mape, naive_mape (fractions); `names` labels 'forecast' and 'naive'.
+    """
+    x = [str(h) for h in frame["horizon"]]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=frame["forecast_mape"], name=names["forecast"], marker_color="#1565c0",
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["forecast_mape"]], textposition="outside")
+    fig.add_bar(x=x, y=frame["naive_mape"], name=names["naive"], marker_color="#9e9e9e",
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["naive_mape"]], textposition="outside")
+    fig.update_layout(title=title, barmode="group", xaxis={"title": x_label, "type": "category"},
+                      yaxis={"title": y_label, "tickformat": ".1%", "rangemode": "tozero"},
+                      margin={"t": 48, "b": 24})
     return fig

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from portal import charts, complaints, config, db, i18n, masking, taxonomy, ui
+from portal import charts, complaints, config, db, i18n, masking, schemas, taxonomy, ui
 from portal.i18n import t
 
 user = ui.require_role("compliance")
@@ -168,10 +168,9 @@ else:
     if contacts.empty:
         ui.empty_state()
     else:
-        styled = contacts.style.apply(
-            lambda r: ["background-color: #ffcdd2" if r.get("breach") else "" for _ in r], axis=1)
-        st.dataframe(styled, hide_index=True, width="stretch", key="cd_contacts_table")
-        ui.downloads(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts")
+        ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts", model=schemas.ComplaintContactsView,
+                 styler=lambda shown: shown.style.apply(
+                     lambda r: ["background-color: #ffcdd2" if r.get("breach") else "" for _ in r], axis=1))
 
 st.subheader(t("complaints.detail.events_title"))
 ui.table(ui.run_query("complaint_history", complaint_id=complaint_id), f"complaint_{complaint_id}_events", "cd_events")
