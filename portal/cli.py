@@ -1,4 +1,5 @@
-"""The `portal` command: demo, load, query, audit verify, alerts check, users, serve."""
+"""The `portal` command: demo, load, query, audit (verify, seal, rotate-key, re-anchor), alerts check, users,
+serve."""
 
 from __future__ import annotations
 
@@ -150,12 +151,47 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Verify the complaint audit hash chain."""
+    """Verify the complaint audit trail: chain, keys, anchor and complaint rows (0 intact, 1 broken)."""
     from portal import complaints
 
     result = complaints.verify_chain(db=args.db)
     print(result.message)
     return EXIT_OK if result.ok else EXIT_BROKEN
+
+
+def _cli_actor() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}"
+
+
+def cmd_audit_seal(args: argparse.Namespace) -> int:
+    """Key a legacy (unkeyed sha256) audit chain now."""
+    from portal import complaints
+
+    added = complaints.seal(db=args.db, actor=_cli_actor())
+    print(f"sealed: {added:,} events added" if added else "nothing to seal: the chain is already keyed")
+    return EXIT_OK
+
+
+def cmd_audit_rotate(args: argparse.Namespace) -> int:
+    """Add a new audit key to the keyring and record the rotation on the chain."""
+    from portal import audit, complaints
+
+    new_id, event_id = complaints.rotate_key(db=args.db, actor=_cli_actor())
+    where = audit.key_file(config.db_path(args.db).resolve())
+    if event_id is None:
+        print(f"new audit key {new_id} in {where}; it signs the first event")
+    else:
+        print(f"new audit key {new_id} in {where}; rotation recorded as event {event_id}")
+    return EXIT_OK
+
+
+def cmd_audit_reanchor(args: argparse.Namespace) -> int:
+    """Start a new anchor after the old one was lost (only when the chain verifies otherwise)."""
+    from portal import audit, complaints
+
+    event_id = complaints.restart_anchor(db=args.db, actor=_cli_actor())
+    print(f"new anchor {audit.anchor_file(config.db_path(args.db).resolve())} starts at event {event_id}")
+    return EXIT_OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -308,8 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="complaint audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
-    v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
+    v = audit_sub.add_parser("verify", help="check the chain, its keys, its anchor and the complaint rows; "
+                             "name the first broken entry")
     v.set_defaults(func=cmd_audit)
+    v = audit_sub.add_parser("seal", help="key a legacy unkeyed chain now (the first change also seals it)")
+    v.set_defaults(func=cmd_audit_seal)
+    v = audit_sub.add_parser("rotate-key", help="add a new signing key; old keys stay in the keyring to verify")
+    v.set_defaults(func=cmd_audit_rotate)
+    v = audit_sub.add_parser("re-anchor", help="start a new anchor after the old one was lost "
+                             "(refused unless the chain verifies otherwise)")
+    v.set_defaults(func=cmd_audit_reanchor)
 
     p = sub.add_parser("alerts", help="KPI alerts (rules: portal/alert_rules.toml + setting alert_rules_file)")
     alerts_sub = p.add_subparsers(dest="alerts_command", required=True)

@@ -487,7 +487,8 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
                 for t in ("customers", "loans", "snapshots", "contacts", "payments", "complaints",
                           "repayment_plans", "plan_offers")}
 
-    return db.write(work, db=path)
+    # complaints.write: after the commit the old anchor is moved aside and the new chain is anchored
+    return complaint_log.write(work, db=path)
 
 
 # Repayment plans (issue 18). Plans are drawn at random within each month's delinquent cohort, so the

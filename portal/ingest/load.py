@@ -230,6 +230,8 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
         sql = _typed_sql(dataset, colmap, source, rules, params)
         used = set(re.findall(r"\$(p\d+)\b", sql))
         cur.execute(sql, {k: v for k, v in params.values.items() if k in used})
+        if dataset == "complaints":  # rows of existing complaints go through the lifecycle: its refusals are row errors
+            rules = complaint_log.check_upload(cur, rules, colmap, expected_fields=len(src.headers))
         errors = _errors_frame(cur, rules, src.headers, dataset)
         rejected = int(errors["row_number"].nunique()) if not errors.empty else 0
         valid = total - rejected
@@ -239,7 +241,10 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             accepted, status = 0, "rejected"
             message = f"strict: nothing loaded because {rejected} of {total} rows are bad"
         else:
-            _upsert(cur, dataset, upload_id)
+            if dataset == "complaints":  # changes to existing complaints as lifecycle events, then the new ones
+                complaint_log.apply_upload(cur, upload_id, uploaded_by, lambda: _upsert(cur, dataset, upload_id))
+            else:
+                _upsert(cur, dataset, upload_id)
             step(0.75, "deriving")
             _refresh_derived(cur, dataset, stale_before)
             if dataset == "complaints":
@@ -265,7 +270,8 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             cur.execute(f"drop table if exists {temp}")
         return LoadResult(upload_id, dataset, total, accepted, rejected, status, message, sha, layout, strict, errors)
 
-    result = portal_db.write(work, db=database)
+    # A complaints upload appends audit events: complaint_log.write anchors the new head after the commit.
+    result = (complaint_log.write if dataset == "complaints" else portal_db.write)(work, db=database)
     step(1.0, "done")
     return result
 
