@@ -361,7 +361,7 @@ def offer(complaint_id: str, actor: str, raw: Mapping[str, Any], note: str | Non
     if terms is None:
         raise PlanError("invalid_terms", errors)
     text = _note(note)
-    return dbmod.write(lambda cur: offer_in(cur, complaint_id, actor, terms, text, when), db=db,
+    return complaints.write(lambda cur: offer_in(cur, complaint_id, actor, terms, text, when), db=db,
                        retries=complaints.WRITE_RETRIES)
 
 
@@ -381,7 +381,7 @@ def withdraw(offer_id: int, actor: str, note: str | None = None, *, now: dt.date
                                 "withdrawn", text or f"offer {current.offer_id}", when)
         return _offer_for_update(cur, current.offer_id)
 
-    return dbmod.write(fn, db=db, retries=complaints.WRITE_RETRIES)
+    return complaints.write(fn, db=db, retries=complaints.WRITE_RETRIES)
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ def answer(offer_id: int, accept: bool, actor: str, *, channel: str = "ticket", 
     """
     when = now or _now()
     text = _note(note)
-    updated, plan_id = dbmod.write(lambda cur: answer_in(cur, offer_id, accept, actor, channel, text, when, refresh),
+    updated, plan_id = complaints.write(lambda cur: answer_in(cur, offer_id, accept, actor, channel, text, when, refresh),
                                    db=db, retries=complaints.WRITE_RETRIES)
     if not accept:
         return Answer(updated, None, False)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portal import db
+from portal import complaints, db
 
 LOANS = [
     # loan_id, product, region, risk_grade
@@ -170,4 +170,5 @@ def load(path: Path, with_plans: bool = True) -> Path:
         cur.execute("select nextval('plan_offer_id_seq') from range($n)", {"n": len(OFFERS)})
 
     db.write(work, db=path)
+    complaints.ensure_creation_events(db=path)  # complaints written in SQL start their audit trail, as the backfill does
     return path
