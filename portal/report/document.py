@@ -46,7 +46,7 @@ def fmt(kind: str, value: object, lang: str, codes: str | None = None) -> str:
     if kind == "rate":
         return f"{float(value):.2%}"
     if kind == "amount":
-        return f"¥{float(value):,.2f}"
+        return f"{'-' if float(value) < 0 else ''}¥{abs(float(value)):,.2f}"
     if kind == "ratio":
         return f"{float(value):.4f}"
     if kind == "number":
