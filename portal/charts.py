@@ -249,8 +249,15 @@ class ChartSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _months(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    # month-ends as their own month ("2025-12"), in date order: a date axis would put 31 Dec under "Jan"
+    data = frame.assign(_at=pd.to_datetime(frame[column])).sort_values("_at", kind="stable")
+    return data.assign(**{column: data["_at"].dt.strftime("%Y-%m")}).drop(columns="_at")
+
+
 SPEC_BUILDERS: dict[str, Callable[[ChartSpec], go.Figure]] = {
-    "bucket_trend": lambda s: bucket_trend(s.data, s.options["value"], s.title, s.options["value_label"]),
+    "bucket_trend": lambda s: _category_x(bucket_trend(_months(s.data, "as_of"), s.options["value"], s.title,
+                                                       s.options["value_label"])),
     "roll_matrix": lambda s: roll_matrix(s.data, s.title),
     "funnel": lambda s: funnel(s.data, s.options["stage"], s.options["value"], s.title, s.options.get("labels")),
     "effectiveness_bubbles": lambda s: effectiveness_bubbles(
@@ -258,7 +265,8 @@ SPEC_BUILDERS: dict[str, Callable[[ChartSpec], go.Figure]] = {
     "strategy_bars": lambda s: _percent_axis(strategy_bars(
         s.data, s.options["value"], s.options["low"], s.options["high"], s.title, s.options["y_label"]),
         s.options.get("percent", False)),
-    "kpi_trend": lambda s: kpi_trend(s.data, s.options["x"], s.options["ys"], s.title, s.options.get("percent", True)),
+    "kpi_trend": lambda s: _category_x(kpi_trend(_months(s.data, s.options["x"]), s.options["x"], s.options["ys"],
+                                                 s.title, s.options.get("percent", True))),
     "on_time_rate": lambda s: on_time_rate(s.data, s.title, s.options["y_label"]),
     "effect_chart": lambda s: effect_chart(
         s.data, s.options["start_on"], s.title, s.options["y_label"], s.options["start_label"],
@@ -266,6 +274,11 @@ SPEC_BUILDERS: dict[str, Callable[[ChartSpec], go.Figure]] = {
     "ranked_bars": lambda s: ranked_bars(s.data, s.options["label"], s.options["value"], s.title,
                                          s.options["x_label"]),
 }
+
+
+def _category_x(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(type="category")  # "2025-12" would otherwise be read as a date again
+    return fig
 
 
 def _percent_axis(fig: go.Figure, percent: bool) -> go.Figure:

@@ -10,6 +10,7 @@ from portal import charts
 from portal.report.document import Block, Chart, Document, Note, Row, Table
 
 CHART_HEIGHT_PX = 380
+PAGE_WIDTH_PX = 1140  # the body's width for content; a chart in a row of n blocks gets 1/n of it
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;
@@ -20,11 +21,12 @@ border-bottom:2px solid #1565c0;color:#0d47a1}
 nav ol{columns:2;font-size:.9rem}nav a{color:#1565c0;text-decoration:none}
 table{border-collapse:collapse;margin:.8rem 0;font-size:.85rem}caption{text-align:left;font-weight:600;padding:.3rem 0}
 td,th{border-bottom:1px solid #dde3ea;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#e8eef6}td.num,th.num{text-align:right;white-space:nowrap}
+th{background:#e8eef6}td.num,th.num{text-align:right}td.num,td.date{white-space:nowrap}
+div.table{overflow-x:auto;max-width:100%}
 tr.total td{font-weight:700;border-top:2px solid #90a4ae}.good{color:#2e7d32;font-weight:600}
 .bad{color:#c62828;font-weight:600}p.note{font-size:.9rem;color:#333}p.empty{color:#6d4c41;font-style:italic}
 p.verdict{font-weight:600}.row{display:flex;flex-wrap:wrap;gap:1.2rem;align-items:flex-start}
-.row>div{flex:1 1 460px;min-width:0}.chart{page-break-inside:avoid}
+.row>div{flex:0 1 auto;min-width:0}.chart{page-break-inside:avoid}
 @media print{nav{display:none}h2{page-break-before:auto}}
 """
 
@@ -39,14 +41,15 @@ class _Charts:
     def __init__(self) -> None:
         self.count = 0
 
-    def draw(self, chart: Chart) -> str:
+    def draw(self, chart: Chart, width: int) -> str:
         fig = charts.figure(charts.escaped(chart.spec))
-        fig.update_layout(height=CHART_HEIGHT_PX)
+        # a set size: plotly.js measures its box while the page is still being laid out
+        fig.update_layout(height=CHART_HEIGHT_PX, width=width)
         first = self.count == 0
         self.count += 1
         return '<div class="chart">' + fig.to_html(
             full_html=False, include_plotlyjs="inline" if first else False,
-            config={"displaylogo": False, "responsive": True}) + "</div>"
+            config={"displaylogo": False}) + "</div>"
 
 
 def _table(table: Table) -> str:
@@ -56,7 +59,7 @@ def _table(table: Table) -> str:
     for i, row in enumerate(table.rows):
         cells = []
         for j, (column, value) in enumerate(zip(table.columns, row, strict=True)):
-            classes = ["num"] if column.numeric else []
+            classes = ["num"] if column.numeric else (["date"] if column.kind == "date" else [])
             tone = table.tones[i][j] if table.tones else None
             if tone:
                 classes.append(tone)
@@ -65,18 +68,20 @@ def _table(table: Table) -> str:
         total = ' class="total"' if table.total_row and i == len(table.rows) - 1 else ""
         body.append(f"<tr{total}>{''.join(cells)}</tr>")
     caption = f"<caption>{_e(table.title)}</caption>" if table.title else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="table"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
 
 
-def _block(block: Block, drawer: _Charts) -> str:
+def _block(block: Block, drawer: _Charts, width: int = PAGE_WIDTH_PX) -> str:
     if isinstance(block, Note):
         return f'<p class="note {block.tone}">{_e(block.text)}</p>'
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Chart):
-        return drawer.draw(block)
+        return drawer.draw(block, width)
     if isinstance(block, Row):
-        return '<div class="row">' + "".join(f"<div>{_block(b, drawer)}</div>" for b in block.blocks) + "</div>"
+        share = (width - 20 * (len(block.blocks) - 1)) // len(block.blocks)
+        return '<div class="row">' + "".join(f"<div>{_block(b, drawer, share)}</div>" for b in block.blocks) + "</div>"
     raise TypeError(f"unknown block {type(block).__name__}")
 
 
