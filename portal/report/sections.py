@@ -122,7 +122,7 @@ def tile_rows(frame: pd.DataFrame, ctx: Context) -> tuple[list[tuple[str, ...]],
         prev = previous.get(tile.column) if previous else None
         delta = kpis.format_delta(tile.kind, value, prev)
         tone = None
-        if delta is not None and float(value) != float(prev):
+        if delta is not None and any(ch in "123456789" for ch in delta):  # "-0.00 pp" is no change
             tone = "good" if (float(value) > float(prev)) == tile.higher_is_better else "bad"
         rows.append((ctx.t(f"dash.overview.{tile.key}"), kpis.format_value(tile.kind, value),
                      kpis.format_value(tile.kind, prev), delta or EMPTY))
