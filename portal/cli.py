@@ -1,4 +1,4 @@
-"""The `portal` command: demo, load, query, audit verify, users, report, serve."""
+"""The `portal` command: demo, load, query, audit verify, alerts check, users, report, serve."""
 
 from __future__ import annotations
 
@@ -158,6 +158,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_BROKEN
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Evaluate the KPI alert rules at a month-end; print each that fires; exit 1 when any fires.
+
+    The check also records each rule's fired / cleared transitions in the alert history (not with
+    --no-record); a re-check of the same data records nothing.
+    """
+    from portal import alerts
+
+    try:
+        result = alerts.check(args.as_of, db=args.db, record=not args.no_record, recorded_by="cli")
+    except alerts.AlertError as exc:
+        raise CliError(str(exc)) from None
+    fired = result.firing
+    if args.format == "json":
+        body = {"as_of": result.as_of.isoformat(), "rules_checked": len(result.evaluations),
+                "firing": [e.as_dict() for e in fired], "events_recorded": len(result.events)}
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from portal.i18n import t
+
+        for e in fired:
+            since = f"; {t('forecast.alerts.since', 'en', month=e.since.isoformat())}" if e.since else ""
+            print(f"{e.rule.severity.upper()} {e.message('en')}{since}")
+        if not fired:
+            print(t("forecast.alerts.none_fire", "en", month=result.as_of.isoformat(),
+                    rules=len(result.evaluations)), file=sys.stderr)
+    return EXIT_BROKEN if fired else EXIT_OK
+
+
 def _new_password(generate: bool) -> tuple[str, bool]:
     """A password from --generate, stdin (when piped) or a twice-typed prompt; never from argv."""
     import getpass
@@ -310,6 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
     v.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("alerts", help="KPI alerts (rules: portal/alert_rules.toml + setting alert_rules_file)")
+    alerts_sub = p.add_subparsers(dest="alerts_command", required=True)
+    a = alerts_sub.add_parser("check", help="evaluate the rules at the latest month-end; exit 1 when any fires")
+    a.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="a month-end in the snapshots (default: latest)")
+    a.add_argument("--format", choices=["text", "json"], default="text")
+    a.add_argument("--no-record", action="store_true", help="evaluate only; do not write the alert history")
+    a.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("users", help="manage local accounts (passwords via prompt, stdin or --generate)")
     users_sub = p.add_subparsers(dest="users_command", required=True)

@@ -864,7 +864,7 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
         _record_failure(dataset, name, sha, size, "", uploaded_by, strict, replaces_upload_id, str(exc), database)
         raise
     try:
-        return _load(dataset, src, name, sha, size, strict, database, uploaded_by, replaces_upload_id, step)
+        result = _load(dataset, src, name, sha, size, strict, database, uploaded_by, replaces_upload_id, step)
     except UploadError as exc:
         _record_failure(dataset, name, sha, size, src.layout, uploaded_by, strict, replaces_upload_id, str(exc),
                         database)
@@ -877,6 +877,12 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
     finally:
         if src.temp is not None:
             src.temp.unlink(missing_ok=True)
+    if dataset == "snapshots" and result.accepted:
+        # a new or corrected month-end: bring the KPI alert history up to date (never fails the upload)
+        from portal import alerts
+
+        alerts.record_latest(db=database, recorded_by="upload")
+    return result
 
 
 def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bool, database: Any,

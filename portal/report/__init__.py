@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from portal import config, db, i18n, policy, taxonomy
+from portal import alerts, config, db, i18n, policy, taxonomy
 from portal.report.document import DIMENSIONS, Context, Document, Note, RenderedSection, Section
 from portal.report.sections import SECTIONS
 
@@ -100,7 +100,7 @@ def assemble(ctx: Context, sections: Sequence[Section] | None = None) -> Documen
     for section in sections if sections is not None else SECTIONS:
         try:
             blocks = section.blocks(section.gather(ctx), ctx)
-        except (db.QueryError, policy.PolicyError) as exc:
+        except (db.QueryError, policy.PolicyError, alerts.AlertError) as exc:
             blocks = [Note(ctx.t("report.empty.failed", reason=str(exc).splitlines()[0]), "empty")]
         if not blocks:
             blocks = [Note(ctx.t("report.empty.no_rows"), "empty")]

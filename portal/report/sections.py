@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from portal import i18n, improvement, kpis, policy, stats
+from portal import alerts, forecast, i18n, improvement, kpis, policy, stats
 from portal.charts import BUCKETS, ChartSpec
 from portal.report.document import (
     DIMENSIONS,
@@ -575,11 +575,115 @@ def _improvement_blocks(data: dict[str, Any], ctx: Context) -> list[Block]:
     return blocks
 
 
+# KPI alerts firing at the month-end (portal/alerts.py: the rules of portal/alert_rules.toml and the
+# organisation's files), as the Overview's banner shows them.
+
+
+def _alerts_gather(ctx: Context) -> dict[str, Any]:
+    rules = alerts.load_rules()
+    return {"rules": len(rules), "firing": alerts.firing(ctx.as_of, db=ctx.db_path, runner=ctx.query)}
+
+
+def _alerts_blocks(data: dict[str, Any], ctx: Context) -> list[Block]:
+    if not data["firing"]:
+        return [Note(ctx.t("forecast.alerts.quiet", month=ctx.as_of.isoformat(), rules=data["rules"]))]
+    severity = {s: i for i, s in enumerate(reversed(alerts.SEVERITIES))}
+    rows, tones = [], []
+    for alert in sorted(data["firing"], key=lambda a: (severity.get(a.rule.severity, 9), a.rule.name)):
+        tile = alert.rule.tile
+        rows.append((ctx.label("severity", alert.rule.severity), alert.rule.label or alert.rule.name,
+                     ctx.t(f"dash.overview.{tile.key}"), kpis.format_value(tile.kind, alert.value),
+                     alert.since.isoformat() if alert.since else EMPTY, alert.message(ctx.lang)))
+        tones.append(("bad" if alert.rule.severity == "critical" else None, None, None, None, None, None))
+    columns = (Column("severity", ctx.t("report.alerts.severity")), Column("rule", ctx.t("report.alerts.rule")),
+               Column("kpi", ctx.t("report.alerts.kpi")), Column("value", ctx.t("report.alerts.value"), "number"),
+               Column("since", ctx.t("report.alerts.since"), "date"),
+               Column("detail", ctx.t("report.alerts.detail")))
+    return [Note(ctx.t("forecast.alerts.banner", count=len(rows), month=ctx.as_of.isoformat()), "verdict"),
+            Table(columns, tuple(rows), tones=tuple(tones))]
+
+
+# Roll-rate forecast (portal/forecast.py, as on the Delinquency page): the next month-ends from this one.
+
+FORECAST_HORIZON = 3
+
+
+def _forecast_gather(ctx: Context) -> dict[str, Any]:
+    k = forecast.available_k(ctx.month_ends, ctx.as_of, forecast.DEFAULT_K)
+    if k == 0:
+        return {"k": 0}
+    projected = forecast.forecast_frame(ctx.as_of, FORECAST_HORIZON, forecast.DEFAULT_K, ctx.scope, runner=ctx.query)
+    observed = forecast.observed_balances(ctx.scope, runner=ctx.query)
+    backtest_k = forecast.backtest_k(ctx.month_ends, forecast.ACCURACY_HORIZONS, forecast.DEFAULT_K)
+    scores = (forecast.accuracy(forecast.ACCURACY_HORIZONS, backtest_k, ctx.scope, runner=ctx.query)
+              if backtest_k is not None else None)
+    return {"k": k, "projected": projected, "observed": observed, "backtest_k": backtest_k, "scores": scores}
+
+
+def _forecast_blocks(data: dict[str, Any], ctx: Context) -> list[Block]:
+    if data["k"] == 0:
+        return [_empty(ctx, "forecast.page.no_history")]
+    k, projected = data["k"], data["projected"]
+    if projected.empty:
+        return [_empty(ctx)]
+    month = ctx.as_of.isoformat()
+    blocks: list[Block] = [Note(ctx.t("forecast.page.intro", month=month)), Note(
+        ctx.t("forecast.page.k_reduced", wanted=forecast.DEFAULT_K, k=k) if k < forecast.DEFAULT_K
+        else ctx.t("forecast.page.k_used", k=k, month=month))]
+    drawn = forecast.history_and_forecast(projected, data["observed"], ctx.as_of)
+    names = {part: ctx.t(f"forecast.page.{part}", bucket="{bucket}") for part in ("actual", "forecast", "band")}
+    bucket_labels = {b: ctx.label("bucket", b) for b in (*BUCKETS, forecast.DELINQUENT)}
+    options = {"y_label": ctx.t("forecast.page.balance"), "names": names, "bucket_labels": bucket_labels}
+    delinquent = projected[projected["bucket"] == forecast.DELINQUENT]
+    columns = (Column("month_end", ctx.t("columns.month_end"), "date"),
+               Column("forecast_loans", ctx.t("columns.forecast_loans"), "count"),
+               Column("forecast_balance", ctx.t("columns.forecast_balance"), "amount"),
+               Column("low_balance", ctx.t("columns.low_balance"), "amount"),
+               Column("high_balance", ctx.t("columns.high_balance"), "amount"))
+    m1 = ChartSpec("forecast_band", drawn, ctx.t("forecast.page.m1_title"),
+                   {**options, "buckets": [forecast.DELINQUENT]})
+    blocks.append(Row((Chart(m1), table(delinquent, columns, ctx, title=ctx.t("report.forecast.m1")))))
+    by_bucket = projected[projected["bucket"].isin(BUCKETS)].assign(
+        month_end=lambda f: pd.to_datetime(f["month_end"]).dt.date)
+    balances = by_bucket.pivot_table(index="bucket", columns="month_end", values="forecast_balance", aggfunc="sum")
+    balances = balances.reindex([b for b in BUCKETS if b in balances.index]).reset_index()
+    ends = [c for c in balances.columns if c != "bucket"]
+    bucket_columns = [Column("bucket", ctx.t("report.forecast.bucket"), "code", "bucket")]
+    bucket_columns += [Column(str(m), m.isoformat(), "amount") for m in ends]
+    balances.columns = ["bucket", *(str(m) for m in ends)]
+    chart = ChartSpec("forecast_band", drawn, ctx.t("forecast.page.bucket_title"),
+                      {**options, "buckets": list(BUCKETS[1:])})
+    blocks.append(Row((Chart(chart), table(balances, bucket_columns, ctx,
+                                           title=ctx.t("report.forecast.by_bucket")))))
+    scores = data["scores"]
+    if scores is None:
+        blocks.append(_empty(ctx, "forecast.page.accuracy_none", k=1, horizon=max(forecast.ACCURACY_HORIZONS)))
+        return blocks
+    blocks.append(Note(ctx.t("forecast.page.accuracy_intro", k=data["backtest_k"])))
+    for row in scores.itertuples():
+        values = {"horizon": row.horizon, "origins": row.origins, "forecast": f"{row.forecast_mape:.2%}",
+                  "naive": f"{row.naive_mape:.2%}"}
+        key = {"forecast": "forecast.page.verdict_forecast", "naive": "forecast.page.verdict_naive",
+               "tie": "forecast.page.verdict_tie"}.get(row.winner)
+        blocks.append(Note(ctx.t(key, **values), "verdict") if key else
+                      _empty(ctx, "forecast.page.accuracy_none", k=data["backtest_k"], horizon=row.horizon))
+    accuracy_columns = (Column("horizon", ctx.t("forecast.accuracy.horizon"), "count"),
+                        Column("origins", ctx.t("forecast.accuracy.origins"), "count"),
+                        Column("forecast_mape", ctx.t("forecast.accuracy.forecast_mape"), "rate"),
+                        Column("naive_mape", ctx.t("forecast.accuracy.naive_mape"), "rate"),
+                        Column("winner", ctx.t("forecast.accuracy.winner"), "code", "winner"))
+    blocks.append(table(scores, accuracy_columns, ctx, title=ctx.t("forecast.page.accuracy_title")))
+    return blocks
+
+
 SECTIONS: list[Section] = [
     Section("period", (), _period_gather, _period_blocks),
     Section("overview", ("overview_kpis", "delinquency_buckets"), _overview_gather, _overview_blocks),
+    Section("alerts", ("overview_kpis", "alert_history"), _alerts_gather, _alerts_blocks, filtered=False),
     Section("delinquency", ("delinquency_buckets",), _delinquency_gather, _delinquency_blocks),
     Section("roll_rates", ("roll_rates",), _roll_gather, _roll_blocks),
+    Section("forecast", ("roll_forecast", "roll_forecast_backtest", "delinquency_buckets"), _forecast_gather,
+            _forecast_blocks),
     Section("funnels", ("delinquency_funnel", "escalation_funnel"), _funnel_gather, _funnel_blocks),
     Section("channels", ("channel_effectiveness",), _channels_gather, _channels_blocks),
     Section("strategy", ("strategy_comparison",), _strategy_gather, _strategy_blocks),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from portal.charts import BUCKET_COLORS, BUCKETS, STAGE_COLORS, ChartSpec
+from portal.charts import BUCKET_COLORS, BUCKETS, FORECAST_COLORS, STAGE_COLORS, ChartSpec
 from portal.report import fonts
 
 DPI = 150
@@ -279,7 +279,38 @@ def _ranked_bars(ax, spec: ChartSpec) -> None:
     ax.margins(x=0.15)
 
 
+def _forecast_band(ax, spec: ChartSpec) -> None:
+    frame = spec.data.assign(month_end=pd.to_datetime(spec.data["month_end"]))
+    names, labels = spec.options["names"], spec.options.get("bucket_labels") or {}
+    for bucket in spec.options["buckets"]:
+        part = frame[frame["bucket"] == bucket].sort_values("month_end")
+        if part.empty:
+            continue
+        color, label = FORECAST_COLORS.get(bucket, "#37474f"), labels.get(bucket, bucket)
+        future = part[part["kind"] == "forecast"]
+        past = part[part["kind"] == "actual"]
+        if not future.empty:
+            ax.fill_between(future["month_end"], future["low"].astype(float), future["high"].astype(float),
+                            color=color, alpha=0.18, linewidth=0, label=names["band"].format(bucket=label))
+        if not past.empty:
+            ax.plot(past["month_end"], past["balance"].astype(float), marker="o", markersize=3, color=color,
+                    label=names["actual"].format(bucket=label))
+        if not future.empty:
+            ax.plot(future["month_end"], future["balance"].astype(float), marker="o", markersize=3, color=color,
+                    linestyle="--", label=names["forecast"].format(bucket=label))
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.set_ylabel(spec.options["y_label"])
+    ax.set_ylim(bottom=0)
+    _thousands(ax.yaxis)
+    ax.grid(axis="y", color="#e0e0e0")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.3), ncols=3)
+
+
 DRAWERS: dict[str, Callable] = {
+    "forecast_band": _forecast_band,
     "bucket_trend": _bucket_trend,
     "roll_matrix": _roll_matrix,
     "funnel": _funnel,

@@ -10,10 +10,11 @@ import io
 import re
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from portal import charts, db, i18n, improvement, kpis, report
+from portal import charts, db, forecast, i18n, improvement, kpis, report
 from portal.report import document, fonts, static
 from tests.fixtures_dashboards import build
 
@@ -95,8 +96,9 @@ def parse(page: str) -> Tables:
 
 def test_sections_in_order_with_the_period_and_the_kpi_tiles(book):
     doc = pack(book)
-    assert [s.key for s in doc.sections] == ["period", "overview", "delinquency", "roll_rates", "funnels",
-                                             "channels", "strategy", "complaints", "conduct", "improvement"]
+    assert [s.key for s in doc.sections] == ["period", "overview", "alerts", "delinquency", "roll_rates",
+                                             "forecast", "funnels", "channels", "strategy", "complaints",
+                                             "conduct", "improvement"]
     assert doc.title == "Collections board pack: month-end 2024-02-29"
     period = dict(rows_of(doc, "period"))
     assert period["Month-end"] == "2024-02-29"
@@ -152,8 +154,9 @@ def test_delinquency_roll_rates_and_funnels(book):
         ("Reminder (SMS/app)", "2", "50.00%"), ("Phone", "2", "50.00%"), ("Home visit", "1", "25.00%"),
         ("Legal", "1", "25.00%"),
     ]
-    assert [s.kind for s in doc.charts()][:6] == [
-        "bucket_trend", "bucket_trend", "kpi_trend", "roll_matrix", "funnel", "funnel"]
+    assert [s.kind for s in doc.charts()][:8] == [
+        "bucket_trend", "bucket_trend", "kpi_trend", "roll_matrix", "forecast_band", "forecast_band", "funnel",
+        "funnel"]
 
 
 def test_channels_strategy_complaints_conduct_and_improvement(book):
@@ -185,6 +188,32 @@ def test_channels_strategy_complaints_conduct_and_improvement(book):
         "quiet_hours", "connected_calls_per_day", "unanswered_calls_per_day", "third_party_contact",
         "visit_collectors")]
     assert notes_of(doc, "improvement") == ["No improvement actions have been recorded."]
+
+
+def test_alerts_and_forecast_sections(book):
+    doc = pack(book)
+    # the shipped rules at 29 Feb: on-time share 66.67% < 90% and M1->M2 33.33% > 28% fire (both critical);
+    # the two change rules need 6 month-ends before February, which the book lacks
+    assert notes_of(doc, "alerts") == ["2 KPI alert(s) firing at 2024-02-29"]
+    assert [r[:5] for r in rows_of(doc, "alerts")] == [
+        ("Critical", "Fewer than 90% of complaints due this month were resolved on time",
+         "Complaints resolved on time", "66.67%", "–"),
+        ("Critical", "More than 28% of M1 loans rolled to M2", "M1→M2 roll rate", "33.33%", "–"),
+    ]
+    assert rows_of(doc, "alerts")[1][5] == "roll_m1_m2_high: M1→M2 roll rate is 33.33% at 2024-02-29, > 28.00%"
+    # the forecast is portal/forecast.py's, as on the Delinquency page: 3 month-ends from 29 Feb, k = 1
+    projected = forecast.forecast_frame(FEB, 3, forecast.DEFAULT_K, db=book)
+    m1 = projected[projected["bucket"] == "M1+"]
+    assert rows_of(doc, "forecast", 0) == [
+        (pd.Timestamp(r.month_end).date().isoformat(), f"{r.forecast_loans:,.0f}", f"¥{r.forecast_balance:,.2f}",
+         f"¥{r.low_balance:,.2f}", f"¥{r.high_balance:,.2f}") for r in m1.itertuples()]
+    assert [r[0] for r in rows_of(doc, "forecast", 0)] == ["2024-03-31", "2024-04-30", "2024-05-31"]
+    assert i18n.t("forecast.page.k_reduced", "en", wanted=6, k=1) in notes_of(doc, "forecast")
+    by_bucket = rows_of(doc, "forecast", 1)
+    m0 = projected[(projected["bucket"] == "M0")]["forecast_balance"].tolist()
+    assert by_bucket[0] == ("M0 (current)", *(f"¥{v:,.2f}" for v in m0))
+    # too few month-ends for any backtest: the section says so rather than showing an empty table
+    assert notes_of(doc, "forecast")[-1].startswith("Too few month-ends to backtest")
 
 
 # HTML and PDF: the same document.
@@ -351,7 +380,7 @@ def test_every_chart_kind_has_both_renderers(book):
     doc = pack(book)
     kinds = {s.kind for s in doc.charts()}
     assert kinds == {"bucket_trend", "kpi_trend", "roll_matrix", "funnel", "effectiveness_bubbles",
-                     "strategy_bars", "on_time_rate"}
+                     "strategy_bars", "on_time_rate", "forecast_band"}
     for spec in doc.charts():
         fig = charts.figure(spec)
         assert fig.layout.title.text == spec.title
@@ -360,7 +389,7 @@ def test_every_chart_kind_has_both_renderers(book):
 
 
 def test_escaped_specs_keep_plotly_from_reading_markup():
-    frame = document.pd.DataFrame({"rule_label": ["<b>bold</b>", "plain"], "violations": [3, 1]})
+    frame = pd.DataFrame({"rule_label": ["<b>bold</b>", "plain"], "violations": [3, 1]})
     spec = charts.ChartSpec("ranked_bars", frame, "<a href='javascript:x'>t</a>",
                             {"label": "rule_label", "value": "violations", "x_label": "n & m"})
     fig = charts.figure(charts.escaped(spec))

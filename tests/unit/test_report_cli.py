@@ -97,7 +97,7 @@ def test_board_pack_as_a_real_subprocess(book, tmp_path):
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) > 1
     assert reader.metadata.title == "Collections board pack: month-end 2024-02-29"
-    assert [o.title for o in reader.outline][:3] == ["Period and filters", "Key indicators", "Delinquency"]
+    assert [o.title for o in reader.outline][:4] == ["Period and filters", "Key indicators", "KPI alerts", "Delinquency"]
     bad = subprocess.run(
         [sys.executable, "-m", "portal", "--db", str(book), "report", "board-pack", "--as-of", "soon",
          "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
