@@ -146,7 +146,7 @@ def _lines(pdf: FPDF, text: str, width: float) -> int:
 def _block_height(pdf: _Pack, block: Block, width: float) -> float:
     """How tall a block will be, in mm (to keep a row of blocks on one page)."""
     if isinstance(block, Chart):
-        return CHART_MM["half"][1] + 2
+        return (CHART_MM["full"][1] if width >= CHART_MM["full"][0] else CHART_MM["half"][1]) + 2
     if isinstance(block, Note):
         pdf.set_font("body", "", BODY_PT)
         return _lines(pdf, block.text, width) * LINE_MM + 1.2
@@ -160,7 +160,8 @@ def _block_height(pdf: _Pack, block: Block, width: float) -> float:
         for row in block.rows:
             total += max(_lines(pdf, v, w - 2 * CELL_PAD) for v, w in zip(row, widths, strict=True)) * cell + 2.2
         return total + (LINE_MM if block.title else 0) + 2
-    return sum(_block_height(pdf, b, width) for b in block.blocks)
+    column = (width - GAP * (len(block.blocks) - 1)) / len(block.blocks)
+    return max(_block_height(pdf, b, column) for b in block.blocks)
 
 
 def _row(pdf: _Pack, row: Row) -> None:
@@ -190,6 +191,10 @@ def _draw(pdf: FPDF, block: Block, width: float) -> None:
     if isinstance(block, Note):
         _note(pdf, block, width)
     elif isinstance(block, Table):
+        if isinstance(pdf, _Pack):
+            needed = _block_height(pdf, block, width)
+            if needed > pdf.room() and needed < pdf.eph - 20:  # it fits on a page of its own: do not split it
+                pdf.add_page()
         _table(pdf, block, width)
     elif isinstance(block, Chart):
         full_w, full_h = CHART_MM["full"]
@@ -201,7 +206,14 @@ def _draw(pdf: FPDF, block: Block, width: float) -> None:
 
 
 def _section(pdf: _Pack, section: RenderedSection, first: bool) -> None:
-    if not first and pdf.room() < SECTION_MIN_MM:
+    # the heading stays with what follows it: its notes and the first table, chart or row
+    lead = []
+    for block in section.blocks:
+        lead.append(block)
+        if not isinstance(block, Note):
+            break
+    needed = 14 + sum(_block_height(pdf, b, pdf.width) for b in lead)
+    if not first and (pdf.room() < SECTION_MIN_MM or pdf.eph > needed > pdf.room()):
         pdf.add_page()
     pdf.start_section(section.title)
     pdf.set_font("body", "B", 13)

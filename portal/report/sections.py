@@ -96,8 +96,13 @@ def _period_blocks(data: dict[str, Any], ctx: Context) -> list[Block]:
         ("generated", ctx.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
         ("database", data["database"]),
     ]
-    columns = (Column("item", ctx.t("report.period.item")), Column("detail", ctx.t("report.period.detail")))
-    return [Table(columns, tuple((ctx.t(f"report.period.{k}"), v) for k, v in rows))]
+    # two item/detail pairs per row: page 1 keeps room for the key indicators
+    columns = (Column("item", ctx.t("report.period.item")), Column("detail", ctx.t("report.period.detail")),
+               Column("item_2", ctx.t("report.period.item")), Column("detail_2", ctx.t("report.period.detail")))
+    cells = [(ctx.t(f"report.period.{k}"), v) for k, v in rows]
+    pairs = [cells[0], cells[5], cells[1], cells[6], cells[2], cells[7], cells[3], cells[8], cells[4]]
+    table_rows = [(*pairs[i], *(pairs[i + 1] if i + 1 < len(pairs) else ("", ""))) for i in range(0, len(pairs), 2)]
+    return [Table(columns, tuple(table_rows))]
 
 
 def _period_gather(ctx: Context) -> dict[str, Any]:

@@ -280,24 +280,33 @@ def _ranked_bars(ax, spec: ChartSpec) -> None:
 
 
 def _forecast_band(ax, spec: ChartSpec) -> None:
+    from matplotlib.lines import Line2D
+
     frame = spec.data.assign(month_end=pd.to_datetime(spec.data["month_end"]))
     names, labels = spec.options["names"], spec.options.get("bucket_labels") or {}
-    for bucket in spec.options["buckets"]:
+    buckets = [b for b in spec.options["buckets"] if (frame["bucket"] == b).any()]
+    single = len(buckets) == 1
+    handles = []
+    for bucket in buckets:
         part = frame[frame["bucket"] == bucket].sort_values("month_end")
-        if part.empty:
-            continue
         color, label = FORECAST_COLORS.get(bucket, "#37474f"), labels.get(bucket, bucket)
         future = part[part["kind"] == "forecast"]
         past = part[part["kind"] == "actual"]
         if not future.empty:
-            ax.fill_between(future["month_end"], future["low"].astype(float), future["high"].astype(float),
-                            color=color, alpha=0.18, linewidth=0, label=names["band"].format(bucket=label))
+            band = ax.fill_between(future["month_end"], future["low"].astype(float), future["high"].astype(float),
+                                   color=color, alpha=0.18, linewidth=0, label=names["band"].format(bucket=label))
+            handles += [band] if single else []
         if not past.empty:
-            ax.plot(past["month_end"], past["balance"].astype(float), marker="o", markersize=3, color=color,
-                    label=names["actual"].format(bucket=label))
+            (line,) = ax.plot(past["month_end"], past["balance"].astype(float), marker="o", markersize=3,
+                              color=color, label=names["actual"].format(bucket=label) if single else label)
+            handles.append(line)
         if not future.empty:
-            ax.plot(future["month_end"], future["balance"].astype(float), marker="o", markersize=3, color=color,
-                    linestyle="--", label=names["forecast"].format(bucket=label))
+            (dashed,) = ax.plot(future["month_end"], future["balance"].astype(float), marker="o", markersize=3,
+                                color=color, linestyle="--", label=names["forecast"].format(bucket=label))
+            handles += [dashed] if single else []
+    if not single:  # one entry per bucket, and the line styles said once
+        handles += [Line2D([], [], color="#616161", label=names["actual"].format(bucket="").strip()),
+                    Line2D([], [], color="#616161", linestyle="--", label=names["forecast"].format(bucket="").strip())]
     import matplotlib.dates as mdates
 
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
@@ -306,7 +315,7 @@ def _forecast_band(ax, spec: ChartSpec) -> None:
     ax.set_ylim(bottom=0)
     _thousands(ax.yaxis)
     ax.grid(axis="y", color="#e0e0e0")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.3), ncols=3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncols=1)
 
 
 DRAWERS: dict[str, Callable] = {

@@ -37,6 +37,11 @@ def rows_of(doc: document.Document, key: str, index: int = 0) -> list[tuple[str,
     return [tuple(r) for r in tables[index].rows]
 
 
+def period_of(doc: document.Document) -> dict[str, str]:
+    """The period table's items (two item/detail pairs per row)."""
+    return {k: v for row in rows_of(doc, "period") for k, v in (row[:2], row[2:]) if k}
+
+
 def notes_of(doc: document.Document, key: str) -> list[str]:
     return [b.text for b in document.flat_blocks(doc.section(key).blocks) if isinstance(b, document.Note)]
 
@@ -100,7 +105,7 @@ def test_sections_in_order_with_the_period_and_the_kpi_tiles(book):
                                              "forecast", "funnels", "channels", "strategy", "complaints",
                                              "conduct", "improvement"]
     assert doc.title == "Collections board pack: month-end 2024-02-29"
-    period = dict(rows_of(doc, "period"))
+    period = period_of(doc)
     assert period["Month-end"] == "2024-02-29"
     assert period["Month covered"] == "2024-02-01 to 2024-02-29"
     assert period["Compared with"] == "2024-01-31"
@@ -273,7 +278,7 @@ def test_chinese_pack_has_chinese_text_and_labels(book):
 
 def test_filters_are_shown_and_applied(book):
     doc = pack(book, dims={"product": ["cash_loan"], "region": ["west"]})
-    period = dict(rows_of(doc, "period"))
+    period = period_of(doc)
     assert period["Loan filters"] == "Product: Cash loan; Region: west"
     # cash loans in the west: L6 only. January: M1, 20 days, 80 overdue of 400; gone by February, so the
     # February pack has no tiles to show
@@ -293,7 +298,7 @@ def test_filters_are_shown_and_applied(book):
     # the unfiltered pack says so in no section
     assert all(s.scope_note is None for s in pack(book).sections)
     zh = pack(book, "zh", dims={"product": ["cash_loan", "instalment"]})
-    assert dict(rows_of(zh, "period"))["贷款筛选条件"] == (
+    assert period_of(zh)["贷款筛选条件"] == (
         f"{i18n.t('filters.product', 'zh')}：{i18n.label('product', 'cash_loan', 'zh')}、"
         f"{i18n.label('product', 'instalment', 'zh')}")
 
@@ -338,7 +343,7 @@ def test_empty_sections_say_so(book):
     no_previous = i18n.t("report.empty.no_previous", "en", month="2024-01-31")
     for key in ("roll_rates", "funnels", "strategy"):
         assert notes_of(doc, key) == [no_previous], key
-    assert dict(rows_of(doc, "period"))["Compared with"] == "no earlier month-end in the data"
+    assert period_of(doc)["Compared with"] == "no earlier month-end in the data"
     assert rows_of(doc, "overview")[0] == ("Overdue balance (¥)", "¥430.00", "–", "–")
     assert notes_of(doc, "improvement") == [i18n.t("report.empty.no_actions", "en")]
     # a filter nothing matches: the sections that follow loans say there is nothing to show
