@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections.abc import Sequence
 
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, TableCellFillMode, WrapMode
@@ -247,7 +246,7 @@ def _title(pdf: _Pack, document: Document) -> None:
     pdf.ln(2)
 
 
-def render(document: Document, sections: Sequence[RenderedSection] | None = None) -> bytes:
+def render(document: Document) -> bytes:
     """The document as PDF bytes."""
     pdf = _Pack(document)
     pdf.set_title(document.title)
@@ -257,6 +256,6 @@ def render(document: Document, sections: Sequence[RenderedSection] | None = None
     pdf.set_creation_date(document.generated_at or dt.datetime.now(dt.UTC))
     pdf.add_page()
     _title(pdf, document)
-    for i, section in enumerate(sections if sections is not None else document.sections):
+    for i, section in enumerate(document.sections):
         _section(pdf, section, first=i == 0)
     return bytes(pdf.output())
