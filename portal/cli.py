@@ -304,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("load", help="validate and load a file (CSV, XLSX or Parquet)")
-    p.add_argument("dataset", choices=["customers", "loans", "snapshots", "contacts", "payments", "complaints"])
+    p.add_argument("dataset", choices=["customers", "loans", "snapshots", "contacts", "payments", "complaints",
+                                       "repayment_plans"])
     p.add_argument("file")
     p.add_argument("--strict", action="store_true", help="load nothing if any row is bad")
     p.set_defaults(func=cmd_load)

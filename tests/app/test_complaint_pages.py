@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -263,8 +264,13 @@ def test_trends_page(fx):
     at = open_page("complaint_trends.py", User("x1", "executive"))
     sla = at.dataframe[0].value
     # All months Feb-Apr 2026: communication_tactics 4 complaints, other 2 (K8, K9), privacy 3 (K5, K6, K7).
+    # the table holds the codes (as its CSV and `portal query complaint_sla` do) and shows their labels
     assert dict(zip(sla["issue"], sla["complaints"], strict=True)) == {
-        "How we contacted me (too often, rude, bad hours)": 4, "Something else": 2, "My personal data": 3}
+        "communication_tactics": 4, "other": 2, "privacy": 3}
+    issue = json.loads(at.dataframe[0].proto.columns)["issue"]
+    labels = {o["value"]: o["label"] for o in issue["type_config"]["options"]}
+    assert labels["communication_tactics"] == "How we contacted me (too often, rude, bad hours)"
+    assert labels["privacy"] == "My personal data"
     assert len(at.get("plotly_chart")) == 2
 
 
