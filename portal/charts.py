@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -295,6 +300,99 @@ def accuracy_bars(frame: pd.DataFrame, title: str, x_label: str, y_label: str, n
                       yaxis={"title": y_label, "tickformat": ".1%", "rangemode": "tozero"},
                       margin={"t": 48, "b": 24})
     return fig
+
+
+def ranked_bars(frame: pd.DataFrame, label: str, value: str, title: str, x_label: str,
+                color: str = "#c62828") -> go.Figure:
+    """Horizontal bars of one measure per label, largest on top (policy violations per rule, for example)."""
+    data = frame.sort_values(value, ascending=True, kind="stable")
+    fig = go.Figure(go.Bar(x=data[value], y=data[label], orientation="h", marker_color=color,
+                           text=data[value], textposition="outside"))
+    fig.update_layout(title=title, xaxis_title=x_label, margin={"t": 48, "b": 24})
+    return fig
+
+
+# One definition per figure: a chart spec is the data and arguments of one builder above. The pages and
+# the HTML board pack draw it with Plotly (figure); the PDF board pack draws the same spec with
+# matplotlib (portal/report/static.py), so both packs show the same rows, colours and titles.
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One figure as data: the builder that draws it (kind), its rows, its title and the builder's
+    other arguments. Text in it is plain text (escaped() makes it safe for Plotly's pseudo-HTML)."""
+
+    kind: str
+    data: pd.DataFrame
+    title: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _months(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    # month-ends as their own month ("2025-12"), in date order: a date axis would put 31 Dec under "Jan"
+    data = frame.assign(_at=pd.to_datetime(frame[column])).sort_values("_at", kind="stable")
+    return data.assign(**{column: data["_at"].dt.strftime("%Y-%m")}).drop(columns="_at")
+
+
+SPEC_BUILDERS: dict[str, Callable[[ChartSpec], go.Figure]] = {
+    "bucket_trend": lambda s: _category_x(bucket_trend(_months(s.data, "as_of"), s.options["value"], s.title,
+                                                       s.options["value_label"])),
+    "roll_matrix": lambda s: roll_matrix(s.data, s.title),
+    "funnel": lambda s: funnel(s.data, s.options["stage"], s.options["value"], s.title, s.options.get("labels")),
+    "effectiveness_bubbles": lambda s: effectiveness_bubbles(
+        s.data, s.options["label"], s.title, s.options["x_label"], s.options["y_label"], s.options["size_label"]),
+    "strategy_bars": lambda s: _percent_axis(strategy_bars(
+        s.data, s.options["value"], s.options["low"], s.options["high"], s.title, s.options["y_label"]),
+        s.options.get("percent", False)),
+    "kpi_trend": lambda s: _category_x(kpi_trend(_months(s.data, s.options["x"]), s.options["x"], s.options["ys"],
+                                                 s.title, s.options.get("percent", True))),
+    "on_time_rate": lambda s: on_time_rate(s.data, s.title, s.options["y_label"]),
+    "effect_chart": lambda s: effect_chart(
+        s.data, s.options["start_on"], s.title, s.options["y_label"], s.options["start_label"],
+        s.options["group_labels"], percent=s.options.get("percent", False)),
+    "ranked_bars": lambda s: ranked_bars(s.data, s.options["label"], s.options["value"], s.title,
+                                         s.options["x_label"]),
+    "forecast_band": lambda s: forecast_band(s.data, list(s.options["buckets"]), s.title, s.options["y_label"],
+                                             s.options["names"], s.options.get("bucket_labels")),
+}
+
+
+def _category_x(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(type="category")  # "2025-12" would otherwise be read as a date again
+    return fig
+
+
+def _percent_axis(fig: go.Figure, percent: bool) -> go.Figure:
+    if percent:
+        fig.update_layout(yaxis_tickformat=".0%")
+    return fig
+
+
+def figure(spec: ChartSpec) -> go.Figure:
+    """The Plotly figure of a chart spec."""
+    if spec.kind not in SPEC_BUILDERS:
+        raise ValueError(f"no chart builder {spec.kind!r}")
+    return SPEC_BUILDERS[spec.kind](spec)
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, Mapping):
+        return {_escape(k): _escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_escape(v) for v in value)
+    return value
+
+
+def escaped(spec: ChartSpec) -> ChartSpec:
+    """The spec with every piece of text HTML-escaped: Plotly reads <b>, <a href> and friends in titles,
+    labels and hover text, and shows entities as the characters they stand for."""
+    data = spec.data.copy()
+    for column in data.columns:
+        if data[column].dtype == object or pd.api.types.is_string_dtype(data[column]):
+            data[column] = data[column].map(_escape)
+    return ChartSpec(spec.kind, data, _escape(spec.title), _escape(dict(spec.options)))
 
 
 # Repayment plans.

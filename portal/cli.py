@@ -1,5 +1,5 @@
 """The `portal` command: demo, load, query, audit (verify, seal, rotate-key, re-anchor), alerts check, users,
-serve."""
+report, serve."""
 
 from __future__ import annotations
 
@@ -270,6 +270,36 @@ def cmd_users(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _values(raw: list[str] | None) -> list[str]:
+    """Repeated and comma-separated option values as one list (--product a --product b,c)."""
+    return [v.strip() for item in raw or [] for v in item.split(",") if v.strip()]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the board pack (PDF or HTML) for a month-end, default the latest, to --out (for cron)."""
+    from portal import report
+
+    out = Path(args.out)
+    fmt = args.format or ("html" if out.suffix.lower() in (".html", ".htm") else "pdf")
+    dims = {"product": _values(args.product), "region": _values(args.region), "risk_grade": _values(args.risk_grade)}
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: no folder {out.parent}")
+    try:
+        ctx = report.context(args.as_of, dims, lang=args.lang, db_path=args.db)
+        body = report.render(report.assemble(ctx), fmt)
+    except report.ReportError as exc:
+        raise CliError(str(exc)) from None
+    partial = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        partial.write_bytes(body)
+        os.replace(partial, out)  # cron never sees half a file
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"board pack for {ctx.as_of.isoformat()} ({fmt}, {ctx.lang}, {len(body):,} bytes) written to {out}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the web portal, building the demo database first if there is none."""
     from portal import db, demo
@@ -380,6 +410,20 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("role", choices=["executive", "compliance", "analyst", "admin"])
     users_sub.add_parser("list", help="list accounts")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("report", help="reports to file (for cron)")
+    report_sub = p.add_subparsers(dest="report_command", required=True)
+    r = report_sub.add_parser("board-pack", help="the board pack for a month-end, as PDF or HTML")
+    r.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+                   help="a month-end in the data (default: the latest)")
+    r.add_argument("--format", choices=["pdf", "html"], default=None,
+                   help="default: html when --out ends in .html, else pdf")
+    r.add_argument("--lang", choices=["en", "zh"], default="en")
+    r.add_argument("--product", action="append", metavar="P", help="loan filter (repeat or comma-separate)")
+    r.add_argument("--region", action="append", metavar="R", help="loan filter (repeat or comma-separate)")
+    r.add_argument("--risk-grade", action="append", metavar="G", help="loan filter (repeat or comma-separate)")
+    r.add_argument("--out", required=True, metavar="PATH", help="file to write (replaced whole)")
+    r.set_defaults(func=cmd_report)
 
     p = sub.add_parser("serve", help="start the web portal (builds the demo database if none exists)")
     p.add_argument("--port", type=int, default=8501)

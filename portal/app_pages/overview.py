@@ -55,12 +55,16 @@ for i, tile in enumerate(kpis.TILES):
     )
 
 lang, db_path = i18n.language(), str(config.db_path().resolve())
-st.download_button(
-    t("dash.overview.board_pack"),
-    data=lambda: report.build_html(as_of, dims, lang=lang, db_path=db_path).encode("utf-8"),
-    file_name=f"board_pack_{as_of.isoformat()}.html", mime="text/html", key="board_pack",
-    help=t("dash.overview.board_pack_help"), icon=":material/summarize:", on_click="ignore",
-)
+pack_help = t("report.button_help", month=as_of.isoformat())
+for column, fmt in zip(st.columns([1, 1, 4]), report.FORMATS, strict=False):
+    column.download_button(
+        t(f"report.button_{fmt}"),
+        # built on click only: the PDF takes seconds, so a rerun of the page does not pay for it
+        data=lambda fmt=fmt: report.build(as_of, dims, fmt=fmt, lang=lang, db_path=db_path),
+        file_name=report.file_name(as_of, fmt, lang), mime=report.MIME[fmt], key=f"board_pack_{fmt}",
+        help=pack_help, icon=":material/picture_as_pdf:" if fmt == "pdf" else ":material/summarize:",
+        on_click="ignore",
+    )
 
 last_12 = in_range[-12:]
 buckets = ui.run_query(
