@@ -10,7 +10,7 @@ import pytest
 from portal import db
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTERNAL = ROOT.parent / "shared" / "external"
+EXTERNAL = ROOT / "tests" / "data" / "external"
 DEMO_LOANS = 2000
 DEMO_SEED = 11
 
@@ -48,5 +48,5 @@ def demo_db(demo_db_template, tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def external_dir() -> Path:
-    """The real public data in ../shared/external (read-only)."""
+    """The real public data vendored in tests/data/external (read-only; see its README)."""
     return EXTERNAL
