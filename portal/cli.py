@@ -23,6 +23,25 @@ class CliError(Exception):
         self.code = code
 
 
+def _end_month(text: str):
+    """--end-month YYYY-MM: the last day of that month, which must have ended already."""
+    import datetime as dt
+
+    from portal import demo
+
+    try:
+        year, month = (int(part) for part in text.strip().split("-"))
+        if not 1 <= month <= 12:
+            raise ValueError(text)
+        first_next = dt.date(year + (month == 12), month % 12 + 1, 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+    end = first_next - dt.timedelta(days=1)
+    if end > demo.current_end_month():
+        raise argparse.ArgumentTypeError(f"{text} has not ended yet (the latest is {demo.current_end_month():%Y-%m})")
+    return end
+
+
 def _parse_params(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs or []:
@@ -100,7 +119,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database."""
     from portal import demo
 
-    summary = demo.build(args.db, loans=args.loans, seed=args.seed, contacts_scale=args.contacts_scale)
+    summary = demo.build(args.db, loans=args.loans, seed=args.seed, end_month=args.end_month,
+                         contacts_scale=args.contacts_scale)
     size = Path(summary.path).stat().st_size / 2**20
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())
     print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)")
@@ -230,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build a realistic demo database")
     p.add_argument("--loans", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--end-month", type=_end_month, default=None, metavar="YYYY-MM",
+                   help="the last month of data (default: the last month that has ended)")
     p.add_argument("--contacts-scale", type=float, default=1.0,
                    help="multiply the contact volume (benchmarks use this)")
     p.set_defaults(func=cmd_demo)

@@ -31,7 +31,7 @@ def demo_db_template(tmp_path_factory) -> Path:
     from portal import demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    demo.build(path, loans=DEMO_LOANS, seed=DEMO_SEED)
+    demo.build(path, loans=DEMO_LOANS, seed=DEMO_SEED, end_month=demo.FIXED_END_MONTH)
     db.close(path)
     return path
 

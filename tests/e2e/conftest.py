@@ -45,7 +45,7 @@ def e2e_db(tmp_path_factory) -> Path:
     from portal import demo
 
     path = tmp_path_factory.mktemp("e2e") / "portal.duckdb"
-    demo.build(path, loans=1500, seed=5)
+    demo.build(path, loans=1500, seed=5, end_month=demo.FIXED_END_MONTH)
     return path
 
 
