@@ -320,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `portal` command and return its exit code."""
+    import portal.startup  # noqa: F401 (registers the data layer's hooks)
     from portal import db
 
     parser = build_parser()

@@ -8,6 +8,7 @@ retries on transaction conflicts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ import pandas as pd
 from portal import config
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 REQUIRED = object()
 _PARAM_RE = re.compile(
@@ -172,6 +174,34 @@ def get_query(name: str) -> NamedQuery:
 _lock = threading.RLock()
 _connections: dict[Path, duckdb.DuckDBPyConnection] = {}
 
+# Hooks through which higher layers act at this layer's moments, registered once at start-up by
+# portal.startup (imported by every entry point): this module never imports a domain module.
+OpenHook = Callable[[duckdb.DuckDBPyConnection], None]
+QueryHook = Callable[[NamedQuery, "str | Path | None"], None]
+_open_hooks: list[OpenHook] = []
+_query_hooks: list[QueryHook] = []
+
+
+def on_open(fn: OpenHook) -> OpenHook:
+    """Register fn(conn), run on each newly opened and migrated connection (once per fn; usable as a decorator)."""
+    if fn not in _open_hooks:
+        _open_hooks.append(fn)
+    return fn
+
+
+def before_query(fn: QueryHook) -> QueryHook:
+    """Register fn(named_query, db), run before every named query (once per fn; usable as a decorator)."""
+    if fn not in _query_hooks:
+        _query_hooks.append(fn)
+    return fn
+
+
+def remove_hook(fn: Callable) -> None:
+    """Unregister a hook added with on_open or before_query (no error when it is not registered)."""
+    for hooks in (_open_hooks, _query_hooks):
+        if fn in hooks:
+            hooks.remove(fn)
+
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,9 +221,15 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         raise PortalDBError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     conn.execute("set TimeZone = $tz", {"tz": config.setting("timezone")})
     migrate(conn)
-    from portal import policy  # late import: policy uses this module; it syncs rule packs into SQL
-
-    policy.sync_on_open(conn)
+    if not _open_hooks:
+        log.warning("no start-up hooks are registered (import portal.startup in the entry point): rule packs "
+                    "are not synced and derived tables are not refreshed before queries")
+    try:
+        for hook in list(_open_hooks):
+            hook(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -266,9 +302,8 @@ def query(name: str, *, db: str | Path | None = None, **params: Any) -> pd.DataF
     """Run the named query `queries/NAME.sql` with bound `$params` and return a DataFrame."""
     q = get_query(name)
     bound = q.bind(params)
-    from portal import derived  # late import: derived uses this module
-
-    derived.ensure_fresh(derived.used_by(q.sql), db=db)
+    for hook in list(_query_hooks):
+        hook(q, db)
     cur = cursor(db)
     try:
         return cur.execute(q.sql, bound).df()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import navigation, ui
 from portal.i18n import t
 

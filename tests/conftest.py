@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks, as every entry point does)
 from portal import db
 
 ROOT = Path(__file__).resolve().parent.parent
