@@ -1,18 +1,60 @@
-"""The `portal` command: demo, load, query, audit verify, users, serve."""
+"""The `portal` command: demo, load, query, derive, audit, users, tokens, serve.
+
+While `portal serve` holds a database, each command on it except demo and serve hands its work to the
+server over loopback (portal/server/bridge.py): the same command function runs there, with its output
+captured, so stdout, stderr and the exit code are the ones the command gives when it opens the file.
+
+Adding a command: write `cmd_NAME(args) -> int` that prints with `file=args.out` (never bare print),
+reads input only from `args.stdin` (`args.interactive` says whether that is a terminal), raises CliError
+for a one-line error, and add a subparser with `set_defaults(func=cmd_NAME)`. Give file arguments
+`type=path_arg`, so they resolve against the caller's directory when the server runs the command.
+A command that must prompt on the caller's terminal sets `prepare=fn(args) -> stdin text` as well.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextvars
+import io
 import os
-import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from portal import config
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+LOCAL_COMMANDS = frozenset({"demo", "serve"})  # never handed to a server: they create or run one
+_caller_cwd: contextvars.ContextVar[str | None] = contextvars.ContextVar("caller_cwd", default=None)
+
+
+@dataclass
+class Io:
+    """Where a command's output goes and its input comes from: the terminal, or buffers in the server."""
+
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+    interactive: bool
+    user: str
+
+    @classmethod
+    def terminal(cls) -> Io:
+        """This process's own streams."""
+        return cls(sys.stdout, sys.stderr, sys.stdin, sys.stdin.isatty(), os.environ.get("USER", "cli"))
+
+    @classmethod
+    def buffers(cls, stdin: str = "", user: str = "cli") -> Io:
+        """In-memory streams, for a command run in the server on a caller's behalf."""
+        return cls(io.StringIO(), io.StringIO(), io.StringIO(stdin), False, user)
+
+
+def path_arg(text: str) -> str:
+    """argparse type for a file argument: an absolute path, resolved against the caller's directory."""
+    base = _caller_cwd.get() or os.getcwd()
+    return os.path.normpath(os.path.join(base, os.path.expanduser(text)))
 
 
 class CliError(Exception):
@@ -55,7 +97,7 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
 def cmd_query(args: argparse.Namespace) -> int:
     """Print a named query as CSV or JSON."""
     from portal import db
-    from portal.export import dates_as_text
+    from portal.server import render
 
     q = db.get_query(args.name)
     if args.engine == "spark":
@@ -64,14 +106,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         frame = spark.query(q.name, parquet=args.parquet, **_parse_params(args.param))
     else:
         frame = db.query(q.name, db=args.db, **_parse_params(args.param))
-    frame = dates_as_text(frame)
-    if args.format == "json":
-        records = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
-    else:
-        from portal.export import neutralise
-
-        sys.stdout.write(neutralise(frame).to_csv(index=False))
+    args.out.write(render.as_text(frame, args.format))
     return EXIT_OK
 
 
@@ -81,7 +116,7 @@ def cmd_export_parquet(args: argparse.Namespace) -> int:
 
     summary = export_parquet.export(args.out_dir, database=args.db)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
-    print(f"parquet export {summary.out_dir}: {rows}")
+    print(f"parquet export {summary.out_dir}: {rows}", file=args.out)
     return EXIT_OK
 
 
@@ -93,7 +128,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
         rows = spark.derive(args.parquet, names=args.table or None)
         done = ", ".join(f"{k} {v:,} rows" for k, v in rows.items())
-        print(f"derived on Spark in {time.perf_counter() - started:.1f} s: {done}")
+        print(f"derived on Spark in {time.perf_counter() - started:.1f} s: {done}", file=args.out)
         return EXIT_OK
     from portal import db, derived
 
@@ -111,7 +146,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     rebuilt = db.write(work, db=args.db)
     took = time.perf_counter() - started
-    print(f"rebuilt {', '.join(rebuilt)} in {took:.1f} s" if rebuilt else "every derived table is up to date")
+    print(f"rebuilt {', '.join(rebuilt)} in {took:.1f} s" if rebuilt else "every derived table is up to date",
+          file=args.out)
     return EXIT_OK
 
 
@@ -123,22 +159,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
                          contacts_scale=args.contacts_scale)
     size = Path(summary.path).stat().st_size / 2**20
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())
-    print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)")
-    _print_new_accounts(args.db)
+    print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)", file=args.out)
+    _print_new_accounts(args.db, args.out)
     return EXIT_OK
 
 
-def _print_new_accounts(db_path: str | None) -> None:
+def _print_new_accounts(db_path: str | None, out: TextIO) -> None:
     """Create the demo staff accounts on first run and print their passwords once."""
-    try:
-        from portal import auth
-    except ImportError:
-        return
+    from portal import auth
+
     created = auth.ensure_demo_accounts(db_path)
     if created:
-        print("demo accounts (passwords are shown only this once):")
+        print("demo accounts (passwords are shown only this once):", file=out)
         for username, role, password in created:
-            print(f"  {role:<11} user {username:<12} password {password}")
+            print(f"  {role:<11} user {username:<12} password {password}", file=out)
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -146,14 +180,13 @@ def cmd_load(args: argparse.Namespace) -> int:
     from portal import ingest
 
     try:
-        result = ingest.load_file(args.dataset, args.file, strict=args.strict, db=args.db,
-                                  uploaded_by=os.environ.get("USER", "cli"))
+        result = ingest.load_file(args.dataset, args.file, strict=args.strict, db=args.db, uploaded_by=args.user)
     except ingest.UploadError as exc:
         raise CliError(f"nothing loaded: {exc}") from None
     print(f"{result.dataset}: {result.accepted:,} rows accepted, {result.rejected:,} rejected "
-          f"(upload {result.upload_id}, {result.status})")
+          f"(upload {result.upload_id}, {result.status})", file=args.out)
     if result.message:
-        print(result.message)
+        print(result.message, file=args.out)
     if result.accepted == 0 and result.rejected > 0 or result.status in ("rejected", "failed"):
         return EXIT_USAGE
     return EXIT_PARTIAL if result.rejected else EXIT_OK
@@ -164,24 +197,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from portal import complaints
 
     result = complaints.verify_chain(db=args.db)
-    print(result.message)
+    print(result.message, file=args.out)
     return EXIT_OK if result.ok else EXIT_BROKEN
 
 
-def _new_password(generate: bool) -> tuple[str, bool]:
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
     """A password from --generate, stdin (when piped) or a twice-typed prompt; never from argv."""
     import getpass
 
     from portal import auth
 
-    if generate:
+    if args.generate:
         return auth.generate_password(), True
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n"), False
+    if not args.interactive:
+        return args.stdin.readline().rstrip("\r\n"), False
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise CliError("the two passwords differ")
     return first, False
+
+
+def _users_prepare(args: argparse.Namespace) -> str:
+    """Before a server runs `users add|reset`: take the password here (prompt or stdin) and pass it on."""
+    if args.users_command not in ("add", "reset") or args.generate:
+        return ""
+    password, _ = _new_password(args)
+    return password + "\n"
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -193,55 +234,80 @@ def cmd_users(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             for a in auth.list_users(db=args.db):
                 state = "active" if a.is_active else "disabled"
-                print(f"{a.username}\t{a.role}\t{state}\t{a.display_name}")
+                print(f"{a.username}\t{a.role}\t{state}\t{a.display_name}", file=args.out)
             return EXIT_OK
         if args.users_command in ("add", "reset"):
-            password, generated = _new_password(args.generate)
+            password, generated = _new_password(args)
             if args.users_command == "add":
                 auth.create_user(args.username, args.role, password, display_name=args.name or "",
                                  created_by="cli", db=args.db)
             else:
                 auth.reset_password(args.username, password, db=args.db)
             print(f"{args.users_command}: {args.username.strip().lower()}"
-                  + (f" password {password} (shown only this once)" if generated else ""))
+                  + (f" password {password} (shown only this once)" if generated else ""), file=args.out)
         elif args.users_command in ("disable", "enable"):
             auth.set_active(args.username, args.users_command == "enable", db=args.db)
-            print(f"{args.users_command}d: {args.username}")
+            print(f"{args.users_command}d: {args.username}", file=args.out)
         elif args.users_command == "role":
             auth.change_role(args.username, args.role, db=args.db)
-            print(f"role: {args.username} is {args.role}")
+            print(f"role: {args.username} is {args.role}", file=args.out)
+    except auth.AuthError as exc:
+        raise CliError(t(f"auth.errors.{exc.code}", "en")) from None
+    return EXIT_OK
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """Manage API tokens: add (prints the token once, alone on the last line), list, revoke."""
+    from portal import auth
+    from portal.i18n import t
+
+    try:
+        if args.tokens_command == "add":
+            token, secret = auth.create_token(args.name, args.role, created_by=f"cli:{args.user}", db=args.db)
+            print(f"token {token.name} ({token.role}) created; it is shown only this once:", file=args.out)
+            print(secret, file=args.out)
+        elif args.tokens_command == "list":
+            for tok in auth.list_tokens(db=args.db):
+                state = "active" if tok.is_active else f"revoked {tok.revoked_at:%Y-%m-%d %H:%M}"
+                used = f"{tok.last_used_at:%Y-%m-%d %H:%M}" if tok.last_used_at else "never"
+                print(f"{tok.name}\t{tok.role}\t{state}\t{tok.token_prefix}...\tcreated "
+                      f"{tok.created_at:%Y-%m-%d %H:%M}\tlast used {used}\t{tok.uses} uses", file=args.out)
+        else:
+            auth.revoke_token(args.name, revoked_by=f"cli:{args.user}", db=args.db)
+            print(f"revoked: {args.name.strip().lower()}", file=args.out)
     except auth.AuthError as exc:
         raise CliError(t(f"auth.errors.{exc.code}", "en")) from None
     return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Start the web portal, building the demo database first if there is none."""
+    """Start the web portal and the HTTP API (building the demo database first if there is none)."""
     from portal import db, demo
+    from portal.server import runfile
 
     path = config.db_path(args.db).resolve()
+    running = runfile.find(path)
+    if running is not None:
+        raise CliError(f"a server (PID {running.pid}) already serves {path} at {running.url}; stop it first")
     if not path.exists():
-        print(f"no database at {path}: building the demo ({args.loans:,} loans)...", flush=True)
+        print(f"no database at {path}: building the demo ({args.loans:,} loans)...", file=args.out, flush=True)
         summary = demo.build(path, loans=args.loans, seed=args.seed)
-        print(f"built in {summary.seconds:.1f} s", flush=True)
+        print(f"built in {summary.seconds:.1f} s", file=args.out, flush=True)
     else:
         db.connect(path)
-    _print_new_accounts(str(path))
-    db.close()
-    env = dict(os.environ, PORTAL_DB=str(path))
-    cmd = [sys.executable, "-m", "streamlit", "run", str(config.PACKAGE_DIR / "streamlit_app.py"),
-           "--server.port", str(args.port), "--server.address", args.address]
-    if args.headless:
-        cmd += ["--server.headless", "true"]
-    print(f"portal on http://{args.address}:{args.port}  (Ctrl+C stops it)", flush=True)
-    try:
-        return subprocess.call(cmd, env=env, cwd=config.ROOT_DIR)
-    except KeyboardInterrupt:
-        return EXIT_OK
+    _print_new_accounts(str(path), args.out)
+    db.close(path)
+    from portal.server import app
+
+    print(f"portal on http://{args.address}:{args.port}  (Ctrl+C or SIGTERM stops it)", file=args.out, flush=True)
+    app.serve(path, address=args.address, port=args.port, headless=args.headless)
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `portal` command."""
+    from portal.ingest import DATASETS
+
     parser = argparse.ArgumentParser(prog="portal", description="Collections Portal command line.")
     parser.add_argument("--db", default=None,
                         help="database file (default: $PORTAL_DB, else data/portal.duckdb)")
@@ -257,8 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("load", help="validate and load a file (CSV, XLSX or Parquet)")
-    p.add_argument("dataset", choices=["customers", "loans", "snapshots", "contacts", "payments", "complaints"])
-    p.add_argument("file")
+    p.add_argument("dataset", choices=list(DATASETS))
+    p.add_argument("file", type=path_arg)
     p.add_argument("--strict", action="store_true", help="load nothing if any row is bad")
     p.set_defaults(func=cmd_load)
 
@@ -268,12 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="spark runs the query transpiled over a Parquet export (see docs/SCALING.md)")
-    p.add_argument("--parquet", default=None,
+    p.add_argument("--parquet", default=None, type=path_arg,
                    help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("export-parquet", help="export the tables as partitioned Parquet (for Spark)")
-    p.add_argument("out_dir")
+    p.add_argument("out_dir", type=path_arg)
     p.set_defaults(func=cmd_export_parquet)
 
     p = sub.add_parser("derive", help="rebuild the derived tables (rollups and facts kept up to date on load)")
@@ -281,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", action="append", default=[], metavar="NAME", help="only this table (repeatable)")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="spark computes them from a Parquet export and writes them into it")
-    p.add_argument("--parquet", default=None,
+    p.add_argument("--parquet", default=None, type=path_arg,
                    help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
     p.set_defaults(func=cmd_derive)
 
@@ -290,11 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
     v.set_defaults(func=cmd_audit)
 
+    roles = ["executive", "compliance", "analyst", "admin"]
     p = sub.add_parser("users", help="manage local accounts (passwords via prompt, stdin or --generate)")
     users_sub = p.add_subparsers(dest="users_command", required=True)
     u = users_sub.add_parser("add", help="create an account")
     u.add_argument("username")
-    u.add_argument("--role", required=True, choices=["executive", "compliance", "analyst", "admin"])
+    u.add_argument("--role", required=True, choices=roles)
     u.add_argument("--name", help="display name")
     u.add_argument("--generate", action="store_true", help="generate a random password and print it once")
     u = users_sub.add_parser("reset", help="set a new password and clear a lockout")
@@ -304,11 +371,20 @@ def build_parser() -> argparse.ArgumentParser:
         users_sub.add_parser(name, help=f"{name} an account").add_argument("username")
     u = users_sub.add_parser("role", help="change an account's role")
     u.add_argument("username")
-    u.add_argument("role", choices=["executive", "compliance", "analyst", "admin"])
+    u.add_argument("role", choices=roles)
     users_sub.add_parser("list", help="list accounts")
-    p.set_defaults(func=cmd_users)
+    p.set_defaults(func=cmd_users, prepare=_users_prepare)
 
-    p = sub.add_parser("serve", help="start the web portal (builds the demo database if none exists)")
+    p = sub.add_parser("tokens", help="API tokens (each belongs to a role; stored hashed; every use is logged)")
+    tokens_sub = p.add_subparsers(dest="tokens_command", required=True)
+    k = tokens_sub.add_parser("add", help="create a token and print it once, alone on the last line")
+    k.add_argument("name")
+    k.add_argument("--role", required=True, choices=roles)
+    tokens_sub.add_parser("list", help="list tokens (never their secrets)")
+    tokens_sub.add_parser("revoke", help="revoke a token: it gets 401 from then on").add_argument("name")
+    p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("serve", help="start the web portal and the HTTP API (builds the demo database if none exists)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="localhost")
     p.add_argument("--loans", type=int, default=50_000, help="demo size when no database exists")
@@ -318,25 +394,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the `portal` command and return its exit code."""
-    import portal.startup  # noqa: F401 (registers the data layer's hooks)
+def run(args: argparse.Namespace, streams: Io) -> int:
+    """Run one parsed command with its output on `streams`; return its exit code (errors as one line)."""
     from portal import db
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
+    args.out, args.err, args.stdin = streams.out, streams.err, streams.stdin
+    args.interactive, args.user = streams.interactive, streams.user
     try:
-        code = args.func(args)
+        return args.func(args)
     except CliError as exc:
-        print(f"portal: {exc}", file=sys.stderr)
+        print(f"portal: {exc}", file=streams.err)
         return exc.code
-    except db.QueryError as exc:
-        print(f"portal: {exc}", file=sys.stderr)
+    except (db.QueryError, db.PortalDBError) as exc:
+        print(f"portal: {exc}", file=streams.err)
         return EXIT_USAGE
-    except db.PortalDBError as exc:
-        print(f"portal: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+
+
+def run_for_caller(argv: list[str], *, cwd: str, stdin: str, user: str, db_path: str) -> tuple[int, str, str]:
+    """Run a command on a caller's behalf in the server: its argv resolved against the caller's directory,
+    on the server's database; return (exit code, stdout, stderr)."""
+    streams = Io.buffers(stdin, user)
+    token = _caller_cwd.set(cwd)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # the caller parsed the same argv first, so this is not expected
+        return int(exc.code or EXIT_USAGE), "", "portal: the server could not read that command line\n"
+    finally:
+        _caller_cwd.reset(token)
+    args.db = db_path
+    code = run(args, streams)
+    return code, streams.out.getvalue(), streams.err.getvalue()
+
+
+def _runs_here(args: argparse.Namespace) -> bool:
+    return args.command in LOCAL_COMMANDS or getattr(args, "engine", "duckdb") == "spark"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `portal` command and return its exit code (through the server when one holds the database)."""
+    import portal.startup  # noqa: F401 (registers the data layer's hooks)
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    streams = Io.terminal()
+    try:
+        code = None
+        if not _runs_here(args):
+            from portal.server import bridge
+
+            code = bridge.forward(args, argv, streams)
+        if code is None:
+            code = run(args, streams)
     except BrokenPipeError:
         return EXIT_OK
     if os.environ.get("PORTAL_TIMING"):
