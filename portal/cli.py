@@ -51,6 +51,22 @@ class Io:
         return cls(io.StringIO(), io.StringIO(), io.StringIO(stdin), False, user)
 
 
+class _Datasets:
+    """The upload datasets as argparse choices, read from portal.ingest only when a command needs them
+    (so a command handed to the server does not pay for importing the upload machinery)."""
+
+    def _names(self) -> list[str]:
+        from portal.ingest import DATASETS
+
+        return list(DATASETS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
 def path_arg(text: str) -> str:
     """argparse type for a file argument: an absolute path, resolved against the caller's directory."""
     base = _caller_cwd.get() or os.getcwd()
@@ -306,8 +322,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `portal` command."""
-    from portal.ingest import DATASETS
-
     parser = argparse.ArgumentParser(prog="portal", description="Collections Portal command line.")
     parser.add_argument("--db", default=None,
                         help="database file (default: $PORTAL_DB, else data/portal.duckdb)")
@@ -323,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("load", help="validate and load a file (CSV, XLSX or Parquet)")
-    p.add_argument("dataset", choices=list(DATASETS))
+    p.add_argument("dataset", choices=_Datasets())
     p.add_argument("file", type=path_arg)
     p.add_argument("--strict", action="store_true", help="load nothing if any row is bad")
     p.set_defaults(func=cmd_load)
@@ -432,8 +446,6 @@ def _runs_here(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the `portal` command and return its exit code (through the server when one holds the database)."""
-    import portal.startup  # noqa: F401 (registers the data layer's hooks)
-
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
@@ -445,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
 
             code = bridge.forward(args, argv, streams)
         if code is None:
+            import portal.startup  # noqa: F401 (registers the data layer's hooks)
+
             code = run(args, streams)
     except BrokenPipeError:
         return EXIT_OK
