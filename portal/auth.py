@@ -480,6 +480,9 @@ def recent_token_uses(limit: int = 200, *, db: str | Path | None = None):
 # holds only the id's SHA-256, who it belongs to and when it was last seen.
 
 SESSION_COOKIE = "portal_session"
+# Written while people read (a session seen, an API request logged): bookkeeping, not data, so it must
+# not move the data version that keys the pages' cached results.
+store.untracked("web_sessions", "api_token_uses")
 SESSION_TOUCH = dt.timedelta(seconds=60)  # last_seen is written at most once a minute per session
 SESSION_MAX_AGE = dt.timedelta(hours=12)  # a sign-in lasts at most this long, however active
 

@@ -216,3 +216,69 @@ def calibration(frame: pd.DataFrame, title: str, x_label: str, y_label: str) -> 
     fig.update_layout(title=title, xaxis={"title": x_label, "tickformat": ".1%"},
                       yaxis={"title": y_label, "tickformat": ".1%"}, margin={"t": 48, "b": 24})
     return fig
+
+
+# Roll-rate forecast.
+
+FORECAST_COLORS = {**BUCKET_COLORS, "M1+": "#c62828"}
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def forecast_band(frame: pd.DataFrame, buckets: list[str], title: str, y_label: str,
+                  names: dict[str, str], bucket_labels: dict[str, str] | None = None) -> go.Figure:
+    """Observed balance (solid), forecast balance (dashed) and its interval (shaded band) per bucket.
+
+    `frame` has month_end, bucket, balance, low, high, kind ('actual' or 'forecast'), as built by
+    portal.forecast.history_and_forecast. `names` holds the legend templates 'actual', 'forecast' and
+    'band', each with a {bucket} placeholder.
+    """
+    fig = go.Figure()
+    labels = bucket_labels or {}
+    for bucket in buckets:
+        part = frame[frame["bucket"] == bucket].sort_values("month_end")
+        if part.empty:
+            continue
+        color = FORECAST_COLORS.get(bucket, "#37474f")
+        label = labels.get(bucket, bucket)
+        fc = part[part["kind"] == "forecast"]
+        if not fc.empty:
+            xs = list(fc["month_end"]) + list(fc["month_end"])[::-1]
+            ys = list(fc["high"]) + list(fc["low"])[::-1]
+            fig.add_scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0},
+                            hoverinfo="skip", name=names["band"].format(bucket=label), legendgroup=bucket)
+        actual = part[part["kind"] == "actual"]
+        if not actual.empty:
+            fig.add_scatter(x=actual["month_end"], y=actual["balance"], mode="lines+markers",
+                            line={"color": color}, name=names["actual"].format(bucket=label), legendgroup=bucket)
+        if not fc.empty:
+            fig.add_scatter(x=fc["month_end"], y=fc["balance"], mode="lines+markers",
+                            line={"color": color, "dash": "dash"}, name=names["forecast"].format(bucket=label),
+                            legendgroup=bucket,
+                            customdata=fc[["low", "high"]].to_numpy(),
+                            hovertemplate="%{x|%Y-%m-%d}: ¥%{y:,.0f} (¥%{customdata[0]:,.0f} – "
+                                          "¥%{customdata[1]:,.0f})<extra></extra>")
+    fig.update_layout(title=title, yaxis={"title": y_label, "rangemode": "tozero"}, margin={"t": 48, "b": 24},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def accuracy_bars(frame: pd.DataFrame, title: str, x_label: str, y_label: str, names: dict[str, str]) -> go.Figure:
+    """Forecast and naive mean absolute percentage errors side by side, per horizon (lower is better).
+
+    `frame` has horizon, forecast_mape, naive_mape (fractions); `names` labels 'forecast' and 'naive'.
+    """
+    x = [str(h) for h in frame["horizon"]]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=frame["forecast_mape"], name=names["forecast"], marker_color="#1565c0",
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["forecast_mape"]], textposition="outside")
+    fig.add_bar(x=x, y=frame["naive_mape"], name=names["naive"], marker_color="#9e9e9e",
+                text=[f"{v:.2%}" if pd.notna(v) else "" for v in frame["naive_mape"]], textposition="outside")
+    fig.update_layout(title=title, barmode="group", xaxis={"title": x_label, "type": "category"},
+                      yaxis={"title": y_label, "tickformat": ".1%", "rangemode": "tozero"},
+                      margin={"t": 48, "b": 24})
+    return fig

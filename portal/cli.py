@@ -1,4 +1,4 @@
-"""The `portal` command: demo, load, query, derive, audit, users, tokens, serve.
+"""The `portal` command: demo, load, query, derive, audit, alerts, users, tokens, serve.
 
 While `portal serve` holds a database, each command on it except demo and serve hands its work to the
 server over loopback (portal/server/bridge.py): the same command function runs there, with its output
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import io
+import json
 import os
 import sys
 import time
@@ -153,6 +154,17 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if unknown:
         raise db.QueryError(f"no derived table {unknown[0]!r}; tables: {', '.join(known)}")
     names = args.table or list(known)
+    if args.check:
+        diffs = derived.check(names, db=args.db)
+        for d in diffs:
+            print(f"{d.name}: differs from a rebuild from scratch ({d.stored_rows:,} rows stored, "
+                  f"{d.rebuilt_rows:,} rebuilt); run portal derive --table {d.name}", file=args.out)
+        took = time.perf_counter() - started
+        if diffs:
+            return EXIT_BROKEN
+        print(f"every derived table checked ({len(names)}) matches a rebuild from scratch ({took:.1f} s)",
+              file=args.out)
+        return EXIT_OK
 
     def work(cur) -> list[str]:
         chosen = names if args.all else derived.stale(cur, names)
@@ -215,6 +227,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
     result = complaints.verify_chain(db=args.db)
     print(result.message, file=args.out)
     return EXIT_OK if result.ok else EXIT_BROKEN
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """Evaluate the KPI alert rules at a month-end; print each that fires; exit 1 when any fires.
+
+    The check also records each rule's fired / cleared transitions in the alert history (not with
+    --no-record); a re-check of the same data records nothing.
+    """
+    from portal import alerts
+
+    try:
+        result = alerts.check(args.as_of, db=args.db, record=not args.no_record, recorded_by="cli")
+    except alerts.AlertError as exc:
+        raise CliError(str(exc)) from None
+    fired = result.firing
+    if args.format == "json":
+        body = {"as_of": result.as_of.isoformat(), "rules_checked": len(result.evaluations),
+                "firing": [e.as_dict() for e in fired], "events_recorded": len(result.events)}
+        args.out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from portal.i18n import t
+
+        for e in fired:
+            since = f"; {t('forecast.alerts.since', 'en', month=e.since.isoformat())}" if e.since else ""
+            print(f"{e.rule.severity.upper()} {e.message('en')}{since}", file=args.out)
+        if not fired:
+            print(t("forecast.alerts.none_fire", "en", month=result.as_of.isoformat(),
+                    rules=len(result.evaluations)), file=args.err)
+    return EXIT_BROKEN if fired else EXIT_OK
 
 
 def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -358,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("derive", help="rebuild the derived tables (rollups and facts kept up to date on load)")
     p.add_argument("--all", action="store_true", help="rebuild every one, not only the stale ones (DuckDB)")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing: compare each table's content hash with a rebuild from scratch "
+                        "(exit 1 when any differs)")
     p.add_argument("--table", action="append", default=[], metavar="NAME", help="only this table (repeatable)")
     p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="spark computes them from a Parquet export and writes them into it")
@@ -369,6 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
     v.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("alerts", help="KPI alerts (rules: portal/alert_rules.toml + setting alert_rules_file)")
+    alerts_sub = p.add_subparsers(dest="alerts_command", required=True)
+    a = alerts_sub.add_parser("check", help="evaluate the rules at the latest month-end; exit 1 when any fires")
+    a.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="a month-end in the snapshots (default: latest)")
+    a.add_argument("--format", choices=["text", "json"], default="text")
+    a.add_argument("--no-record", action="store_true", help="evaluate only; do not write the alert history")
+    a.set_defaults(func=cmd_alerts)
 
     roles = ["executive", "compliance", "analyst", "admin"]
     p = sub.add_parser("users", help="manage local accounts (passwords via prompt, stdin or --generate)")

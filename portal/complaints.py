@@ -59,6 +59,7 @@ AMBER_DAYS = 3
 CLOCK_MARKS = {"ok": "🟢", "amber": "🟠", "red": "🔴", "timely": "✅", "late": "⚠️"}
 SUBMIT_LIMIT, LOOKUP_LIMIT = 5, 10
 RATE_WINDOW = dt.timedelta(minutes=10)
+dbmod.untracked("rate_limit_hits")  # a hit is bookkeeping, not data: it must not expire cached results
 WRITE_RETRIES = 40  # appends serialise on the chain head; many sessions may queue behind it
 
 # Columns an action may change: update statements name only these.

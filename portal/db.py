@@ -1,21 +1,31 @@
 """The data layer: the only module that imports duckdb.
 
 One cached connection per database file per process, a cursor per call, versioned migrations,
-named queries loaded from `queries/NAME.sql` with typed `$params`, and one write path that
-retries on transaction conflicts.
+named queries loaded from `queries/NAME.sql` with typed `$params`, and one write path.
+
+Writes are serialised inside the process: `write()` holds one process-wide lock for the whole
+transaction, so concurrent writers queue instead of failing with a write-write conflict (DuckDB's
+optimistic concurrency aborts the later of two transactions that touch the same row). Reads never
+take the lock.
+
+Every cursor handed out here records which tables its statements write and bumps their row in
+`data_versions` (once per table per transaction, inside that transaction). `data_version()` and
+`table_versions()` read it: a cache key or a freshness fingerprint that changes after any write made
+through this module, even an UPDATE that keeps the row count.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,7 +182,137 @@ def get_query(name: str) -> NamedQuery:
 
 
 _lock = threading.RLock()
+_write_lock = threading.RLock()
 _connections: dict[Path, duckdb.DuckDBPyConnection] = {}
+_untracked: set[str] = {"data_versions"}
+
+_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_MAYBE_WRITE_RE = re.compile(r"\b(insert|update|delete|truncate|copy|create|drop|alter|merge)\b", re.I)
+_IDENT = r'(?:"[^"]+"|[a-z_][a-z0-9_$]*)(?:\.(?:"[^"]+"|[a-z_][a-z0-9_$]*))*'
+_WRITE_RE = re.compile(
+    r"^\s*(?:(?P<dml>insert\s+(?:or\s+(?:replace|ignore)\s+)?into|update|delete\s+from|merge\s+into)"
+    r"|truncate(?:\s+table)?|create\s+(?:or\s+replace\s+)?table(?:\s+if\s+not\s+exists)?"
+    r"|drop\s+table(?:\s+if\s+exists)?|alter\s+table)\s+(?P<name>" + _IDENT + r")"
+    r"|^\s*copy\s+(?P<copied>" + _IDENT + r")\s*(?:\([^)]*\)\s*)?from\b",
+    re.I,
+)
+_TX_RE = re.compile(r"^\s*(?P<verb>begin|start|commit|end|rollback|abort)\b", re.I)
+_BUMP_SQL = ("insert into data_versions (table_name, version) values ($t, 1) "
+             "on conflict (table_name) do update set version = data_versions.version + 1")
+
+
+def untracked(*names: str) -> None:
+    """Leave tables out of the data version: bookkeeping written on reads (rate-limit hits), or tables
+    computed from others whose versions already moved (derived tables)."""
+    _untracked.update(n.lower() for n in names)
+    _writes.cache_clear()
+
+
+def written_tables(sql: str) -> frozenset[str]:
+    """The persistent tables a statement (or a script of them) writes, by name; temp tables left out."""
+    return _writes(sql)[0]
+
+
+@lru_cache(maxsize=4096)
+def _writes(sql: str) -> tuple[frozenset[str], bool]:
+    """(tables written, whether the text is one insert/update/delete/merge whose row count tells if it
+    changed anything)."""
+    if not _MAYBE_WRITE_RE.search(sql):
+        return frozenset(), False
+    out = set()
+    statements = [st for st in _COMMENT_RE.sub(" ", sql).split(";") if st.strip()]
+    counted = len(statements) == 1 and "returning" not in sql.lower()
+    for statement in statements:
+        m = _WRITE_RE.match(statement)
+        if not m:
+            continue
+        counted = counted and m["dml"] is not None
+        parts = [p.strip('"').lower() for p in re.findall(r'"[^"]+"|[^.]+', m["name"] or m["copied"])]
+        name = parts[-1]
+        if name.startswith("_") or "temp" in parts[:-1] or name in _untracked:
+            continue
+        out.add(name)
+    return frozenset(out), counted and bool(out)
+
+
+class TrackedCursor:
+    """A DuckDB cursor that bumps the data version of every table its statements write.
+
+    Inside an explicit transaction the bump joins that transaction, once per table; a statement run
+    in autocommit mode takes the write lock and is followed by its own bump. An insert, update or
+    delete that changed no row bumps nothing (its row count is read, and handed to the caller on
+    fetch as DuckDB would).
+    """
+
+    __slots__ = ("_cur", "_in_tx", "_bumped", "_count")
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+        self._in_tx = False
+        self._bumped: set[str] = set()
+        self._count: tuple | None = None
+
+    def _run(self, sql: str, parameters: Any, written: frozenset[str], counted: bool) -> None:
+        self._cur.execute(sql, parameters)
+        if counted:
+            self._count = self._cur.fetchone()
+            if self._count is not None and self._count[0] == 0:
+                return
+        for table in sorted(written - self._bumped):
+            self._cur.execute(_BUMP_SQL, {"t": table})
+            if self._in_tx:
+                self._bumped.add(table)
+
+    def execute(self, sql: str, parameters: Any = None) -> TrackedCursor:
+        """Run one statement (or script); bump the version of the tables it writes."""
+        self._count = None
+        tx = _TX_RE.match(sql)
+        written, counted = _writes(sql) if tx is None else (frozenset(), False)
+        if not written:
+            self._cur.execute(sql, parameters)
+            if tx is not None:
+                self._in_tx = tx["verb"].lower() in ("begin", "start")
+                self._bumped.clear()
+        elif self._in_tx:
+            self._run(sql, parameters, written, counted)
+        else:
+            with _write_lock:
+                self._run(sql, parameters, written, counted)
+        return self
+
+    def executemany(self, sql: str, parameters: Any = None) -> TrackedCursor:
+        """Run one statement per parameter set; bump the version of the table it writes."""
+        self._count = None
+        with _write_lock:
+            self._cur.executemany(sql, parameters)
+            for table in sorted(written_tables(sql) - self._bumped):
+                self._cur.execute(_BUMP_SQL, {"t": table})
+                if self._in_tx:
+                    self._bumped.add(table)
+        return self
+
+    def fetchone(self) -> tuple | None:
+        """The next row of the last result (for a counted write: its row count, once)."""
+        if self._count is not None:
+            row, self._count = self._count, None
+            return row
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        """The remaining rows of the last result (for a counted write: its row count, once)."""
+        if self._count is not None:
+            row, self._count = self._count, None
+            return [row]
+        return self._cur.fetchall()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def __enter__(self) -> TrackedCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cur.close()
 
 # Hooks through which higher layers act at this layer's moments, registered once at start-up by
 # portal.startup (imported by every entry point): this module never imports a domain module.
@@ -253,12 +393,12 @@ def close(path: str | Path | None = None) -> None:
                 conn.close()
 
 
-def cursor(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+def cursor(path: str | Path | None = None) -> TrackedCursor:
     """A fresh cursor on the shared connection: one per call, safe to use from one thread."""
     conn = connect(path)
     cur = conn.cursor()
     cur.execute("set TimeZone = $tz", {"tz": config.setting("timezone")})
-    return cur
+    return TrackedCursor(cur)
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -336,36 +476,42 @@ def _is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.TransactionException) or "conflict" in str(exc).lower()
 
 
-def write(fn: Callable[[duckdb.DuckDBPyConnection], T], *, db: str | Path | None = None,
-          retries: int = 8) -> T:
-    """The one write path: run fn(cursor) in a transaction; retry it whole on a write-write conflict."""
+def write(fn: Callable[[TrackedCursor], T], *, db: str | Path | None = None, retries: int = 8,
+          commit: bool = True) -> T:
+    """The one write path: run fn(cursor) in one transaction, holding the process's write lock.
+
+    With the lock, writers in this process never conflict with each other; the retry (the whole fn,
+    with jittered backoff) is left for a conflict with another process. `commit=False` rolls the
+    transaction back after fn returns: a dry run that sees its own writes.
+    """
     delay = 0.01
     for attempt in range(retries + 1):
-        cur = cursor(db)
-        try:
-            cur.execute("begin transaction")
-            result = fn(cur)
-            cur.execute("commit")
-            return result
-        except duckdb.Error as exc:
+        with _write_lock:
+            cur = cursor(db)
             try:
-                cur.execute("rollback")
-            except duckdb.Error:
-                pass
-            if _is_conflict(exc) and attempt < retries:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-                continue
-            raise
-        except BaseException:
-            try:
-                cur.execute("rollback")
-            except duckdb.Error:
-                pass
-            raise
-        finally:
-            cur.close()
+                cur.execute("begin transaction")
+                result = fn(cur)
+                cur.execute("commit" if commit else "rollback")
+                return result
+            except duckdb.Error as exc:
+                _rollback(cur)
+                if not (_is_conflict(exc) and attempt < retries):
+                    raise
+            except BaseException:
+                _rollback(cur)
+                raise
+            finally:
+                cur.close()
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 0.5)
     raise AssertionError("unreachable")
+
+
+def _rollback(cur: TrackedCursor) -> None:
+    try:
+        cur.execute("rollback")
+    except duckdb.Error:
+        pass
 
 
 def execute(sql: str, params: Mapping[str, Any] | None = None, *, db: str | Path | None = None) -> None:
@@ -374,13 +520,26 @@ def execute(sql: str, params: Mapping[str, Any] | None = None, *, db: str | Path
 
 
 @contextmanager
-def arrow_view(cur: duckdb.DuckDBPyConnection, name: str, frame: Any) -> Iterator[None]:
+def arrow_view(cur: TrackedCursor, name: str, frame: Any) -> Iterator[None]:
     """Expose a DataFrame or Arrow table to SQL on this cursor as `name` for the block's duration."""
     cur.register(name, frame)
     try:
         yield
     finally:
         cur.unregister(name)
+
+
+def data_version(*, db: str | Path | None = None) -> int:
+    """A number that grows with every write made through this module (a cache key for results)."""
+    return int(scalar("select coalesce(sum(version), 0) from data_versions", db=db))
+
+
+def table_versions(cur: Any, tables: Iterable[str]) -> dict[str, int]:
+    """The data version of each named table (0 for a table never written through this module)."""
+    names = list(tables)
+    rows = dict(cur.execute("select table_name, version from data_versions where table_name in "
+                            "(select unnest($t::varchar[]))", {"t": names}).fetchall())
+    return {n: int(rows.get(n, 0)) for n in names}
 
 
 def checkpoint(*, db: str | Path | None = None) -> None:

@@ -22,10 +22,13 @@ key is rebuilt whole when any table it reads changes. Code can also register a r
 contact-policy engine keeps its breaches by time range) with `register()`.
 
 Freshness: `derived_state` stores, per derived table, a fingerprint of the base tables it reads
-(row counts and the newest upload id) and of its own SQL. `ensure_fresh()` runs before a named query
-that reads a derived table and rebuilds the stale ones, so data written without the load path (test
-fixtures, hand-run SQL) is never silently stale. A load refreshes and stamps in its own
-transaction, so the check finds nothing to do afterwards.
+(row count, newest upload id and the data version that `portal.db` bumps on every write, so an
+UPDATE that keeps the count is seen too) and of its own SQL. `ensure_fresh()` runs before a named
+query that reads a derived table and rebuilds the stale ones, so data written without the load path
+(test fixtures, hand-run SQL) is never silently stale. A load refreshes and stamps in its own
+transaction, so the check finds nothing to do afterwards. `check()` is the proof for writes that
+bypass `portal.db` altogether (another DuckDB client on the file): it compares each table's content
+hash with a rebuild from scratch.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,7 +49,6 @@ log = logging.getLogger(__name__)
 
 BASE_TABLES = ("customers", "loans", "snapshots", "contacts", "payments", "complaints")
 _HEADER_RE = re.compile(r"^--\s*derived:\s*(?P<kind>reads|key)\s+(?P<value>[a-z_, ]+?)\s*$")
-_lock = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Change:
     stale_before: frozenset[str] = frozenset()  # stale before this write: rebuilt whole, not patched
     contact_span: tuple[Any, Any] | None = None
     span: tuple[Any, Any] | None = None  # (min, max) of the written rows' own time column, old and new
+    loans_touched: bool = True  # False: the write changed no loan's rows (a customer without loans)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ _registered: dict[str, Derived] = {}
 def register(name: str, reads: Iterable[str], refresh: Callable[[Any, Change], None], version: str = "") -> None:
     """Add a derived table maintained by code: refresh(cur, change) must leave it correct for `change`."""
     _registered[name] = Derived(name, tuple(reads), None, "", refresh, version)
+    portal_db.untracked(name)
 
 
 def parse(name: str, text: str) -> Derived:
@@ -120,6 +123,8 @@ def _sql_tables() -> dict[str, Derived]:
     out = {}
     for path in sorted((config.QUERIES_DIR / "derived").glob("*.sql")):
         out[path.stem] = parse(path.stem, path.read_text(encoding="utf-8"))
+    # a derived table changes only when the base tables it reads do, and their versions moved then
+    portal_db.untracked("derived_state", *out)
     return out
 
 
@@ -150,13 +155,15 @@ def used_by(sql: str) -> tuple[str, ...]:
 
 
 def _fingerprint(cur: Any, reads: Iterable[str]) -> str:
+    reads = tuple(reads)
+    versions = portal_db.table_versions(cur, reads)
     parts = []
     for table in reads:
         # count(*) and max() over an indexed-by-zonemap column come from metadata: microseconds.
         count, newest = cur.execute(
             f"select count(*), coalesce(max(upload_id), -1) from {table}"  # noqa: S608 (allow-listed names)
         ).fetchall()[0]
-        parts.append(f"{table}:{count}:{newest}")
+        parts.append(f"{table}:{count}:{newest}:{versions[table]}")
     return "|".join(parts)
 
 
@@ -203,8 +210,12 @@ def _shadow(cur: Any, d: Derived) -> list[str]:
 
 def _refresh_one(cur: Any, d: Derived, change: Change) -> None:
     started = time.perf_counter()
+    if not change.full and not change.loans_touched and d.name not in stale(cur, [d.name]):
+        return  # the write changed nothing this table reads (an upload whose every row was rejected)
     if d.refresh is not None:
         d.refresh(cur, change)
+    elif not change.full and not change.loans_touched and d.key is not None:
+        pass  # rows keyed by loan or month depend on other tables only through loans: none changed
     elif (change.full or d.key is None or not _exists(cur, d.name)
           or (d.key == "month_end" and (change.span is None or change.tables & {"loans", "customers"}))):
         cur.execute(f"create or replace table {d.name} as {d.sql}")  # noqa: S608 (file from the package)
@@ -238,16 +249,15 @@ def refresh(cur: Any, change: Change) -> list[str]:
     commit together or not at all.
     """
     done = []
-    with _lock:
-        for d in tables().values():
-            if d.name in change.stale_before:
-                # rows written outside the load path: patching only what this upload touched would
-                # stamp the table fresh while those rows' facts are still missing
-                refresh_one(cur, d.name)
-                done.append(d.name)
-            elif change.tables & set(d.reads):
-                _refresh_one(cur, d, change)
-                done.append(d.name)
+    for d in tables().values():
+        if d.name in change.stale_before:
+            # rows written outside the load path: patching only what this upload touched would
+            # stamp the table fresh while those rows' facts are still missing
+            refresh_one(cur, d.name)
+            done.append(d.name)
+        elif change.tables & set(d.reads):
+            _refresh_one(cur, d, change)
+            done.append(d.name)
     return done
 
 
@@ -286,15 +296,54 @@ def ensure_fresh(names: Iterable[str], *, db: Any = None) -> list[str]:
         cur.close()
     if not todo:
         return []
-    with _lock:
-        def work(cur: Any) -> list[str]:
-            again = stale(cur, todo)
-            for name in again:
-                refresh_one(cur, name)
-            return again
 
-        rebuilt = portal_db.write(work, db=db)
+    def work(cur: Any) -> list[str]:
+        again = stale(cur, todo)  # another writer may have refreshed them while this one queued
+        for name in again:
+            refresh_one(cur, name)
+        return again
+
+    rebuilt = portal_db.write(work, db=db)
     if rebuilt:
         log.warning("derived tables %s were missing or stale (a new definition, or data written outside "
                     "the load path): rebuilt", ", ".join(rebuilt))
     return rebuilt
+
+
+def content_hash(cur: Any, name: str) -> tuple[int, int]:
+    """(row count, order-independent hash of every row) of a table; doubles rounded to 9 places, so
+    an incremental sum and a from-scratch sum that differ in the last bits hash alike."""
+    cols = cur.execute("select column_name, data_type from information_schema.columns where table_schema = 'main' "
+                       "and table_name = $n order by ordinal_position", {"n": name}).fetchall()
+    exprs = [f'round("{c}", 9)' if t in ("DOUBLE", "FLOAT", "REAL") else f'"{c}"' for c, t in cols]
+    count, total = cur.execute(
+        f"select count(*), coalesce(sum(hash({', '.join(exprs)})), 0) from {name}"  # noqa: S608 (catalog names)
+    ).fetchall()[0]
+    return int(count), int(total)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A derived table whose stored rows differ from a rebuild from scratch."""
+
+    name: str
+    stored_rows: int
+    rebuilt_rows: int
+
+
+def check(names: Iterable[str] | None = None, *, db: Any = None) -> list[Difference]:
+    """Rebuild each derived table from scratch inside a transaction that is rolled back, and return
+    those whose content hash differs from what is stored (nothing is changed)."""
+    wanted = list(tables() if names is None else names)
+
+    def work(cur: Any) -> list[Difference]:
+        out = []
+        for name in wanted:
+            before = content_hash(cur, name) if _exists(cur, name) else (0, None)
+            refresh_one(cur, name)
+            after = content_hash(cur, name)
+            if before != after:
+                out.append(Difference(name, before[0], after[0]))
+        return out
+
+    return portal_db.write(work, db=db, commit=False)

@@ -775,12 +775,17 @@ def _refresh_derived(cur: Any, dataset: str, stale_before: frozenset[str] = froz
                          "'_affected_loans'").fetchall()[0][0]
     if not exists:
         return
-    if cur.execute("select count(*) from _affected_loans").fetchall()[0][0] > 0:  # else no loan's facts change
+    if cur.execute("select count(*) from _affected_loans").fetchall()[0][0] > 0:
         lo, hi = cur.execute("select lo, hi from _affected_span").fetchall()[0]
         t_lo, t_hi = cur.execute("select lo, hi from _affected_time").fetchall()[0]
         derived.refresh(cur, derived.Change(frozenset({dataset}), full=False, stale_before=stale_before,
                                             contact_span=None if lo is None else (lo, hi),
                                             span=None if t_lo is None else (t_lo, t_hi)))
+    else:
+        # no loan's rows changed (a customer without loans, or a re-load of identical rows): the facts
+        # keyed by loan or month stand as they are and are stamped fresh, so no page view rebuilds them
+        derived.refresh(cur, derived.Change(frozenset({dataset}), full=False, stale_before=stale_before,
+                                            loans_touched=False))
     for temp in ("_affected_loans", "_affected_span", "_affected_time"):
         cur.execute(f"drop table {temp}")
 
@@ -859,7 +864,7 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
         _record_failure(dataset, name, sha, size, "", uploaded_by, strict, replaces_upload_id, str(exc), database)
         raise
     try:
-        return _load(dataset, src, name, sha, size, strict, database, uploaded_by, replaces_upload_id, step)
+        result = _load(dataset, src, name, sha, size, strict, database, uploaded_by, replaces_upload_id, step)
     except UploadError as exc:
         _record_failure(dataset, name, sha, size, src.layout, uploaded_by, strict, replaces_upload_id, str(exc),
                         database)
@@ -872,6 +877,12 @@ def load_file(dataset: str, path: str | os.PathLike, *, strict: bool = False, db
     finally:
         if src.temp is not None:
             src.temp.unlink(missing_ok=True)
+    if dataset == "snapshots" and result.accepted:
+        # a new or corrected month-end: bring the KPI alert history up to date (never fails the upload)
+        from portal import alerts
+
+        alerts.record_latest(db=database, recorded_by="upload")
+    return result
 
 
 def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bool, database: Any,

@@ -816,6 +816,55 @@ class RiskChannelOutcomesResult(pa.DataFrameModel):
     Config = _ResultConfig
 
 
+_BUCKETS_FORECAST = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+", "closed", "M1+"]
+
+
+def _k(kind: str, **extra: str) -> dict:
+    return {"metadata": {"kind": kind, **extra}}
+
+
+class RollForecastResult(pa.DataFrameModel):
+    """Result of queries/roll_forecast.sql: expected loans and balance per bucket and month-end ahead."""
+
+    month_end: Series[pa.DateTime] = pa.Field(**_k("date"))
+    bucket: Series[str] = pa.Field(isin=_BUCKETS_FORECAST, **_k("code", codes="bucket"))
+    forecast_loans: Series[float] = pa.Field(ge=0, **_k("number"))
+    forecast_balance: Series[float] = pa.Field(**_k("amount"))
+    low_balance: Series[float] = pa.Field(**_k("amount"))
+    high_balance: Series[float] = pa.Field(**_k("amount"))
+
+    Config = _ResultConfig
+
+
+class RollForecastBacktestResult(pa.DataFrameModel):
+    """Result of queries/roll_forecast_backtest.sql: forecast vs observed balance per origin and bucket."""
+
+    as_of: Series[pa.DateTime] = pa.Field(**_k("date"))
+    month_end: Series[pa.DateTime] = pa.Field(**_k("date"))
+    bucket: Series[str] = pa.Field(isin=[b for b in _BUCKETS_FORECAST if b != "closed"], **_k("code", codes="bucket"))
+    forecast_balance: Series[float] = pa.Field(**_k("amount"))
+    actual_balance: Series[float] = pa.Field(**_k("amount"))
+    abs_pct_error: Series[float] = pa.Field(ge=0, nullable=True, **_k("rate"))
+
+    Config = _ResultConfig
+
+
+class AlertHistoryResult(pa.DataFrameModel):
+    """Result of queries/alert_history.sql: KPI alert state transitions, newest first."""
+
+    event_id: Series[int] = pa.Field(ge=1, **_k("number"))
+    alert_rule: Series[str] = pa.Field(**_k("text"))
+    alert_event: Series[str] = pa.Field(isin=["fired", "cleared"], **_k("code", codes="alert_event"))
+    as_of: Series[pa.DateTime] = pa.Field(**_k("date"))
+    kpi: Series[str] = pa.Field(**_k("text"))
+    kpi_value: Series[float] = pa.Field(nullable=True, **_k("number"))
+    alert_condition: Series[str] = pa.Field(**_k("text"))
+    recorded_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "us", "tz": "UTC"}, **_k("timestamp"))
+    recorded_by: Series[str] = pa.Field(**_k("text"))
+
+    Config = _ResultConfig
+
+
 RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "upload_history": UploadHistoryResult,
     "quarantine_rows": QuarantineRowsResult,
@@ -851,4 +900,7 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "complaint_breaches": ComplaintBreachesResult,
     "risk_features": RiskFeaturesResult,
     "risk_channel_outcomes": RiskChannelOutcomesResult,
+    "roll_forecast": RollForecastResult,
+    "roll_forecast_backtest": RollForecastBacktestResult,
+    "alert_history": AlertHistoryResult,
 }

@@ -257,13 +257,8 @@ def language_switch() -> None:
 
 
 def data_version(db_path: str | None = None) -> str:
-    """A cheap fingerprint of the data that changes after any upload or complaint edit."""
-    return str(db.scalar(
-        "select concat_ws('-', (select coalesce(max(upload_id), 0) from uploads),"
-        " (select count(*) from complaint_events), (select count(*) from complaints),"
-        " (select count(*) from improvement_actions))",
-        db=db_path,
-    ))
+    """A cheap fingerprint of the data that changes after any write (an upload, a complaint edit...)."""
+    return str(db.data_version(db=db_path))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=512, show_spinner=False)

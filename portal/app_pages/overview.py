@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from portal import charts, config, i18n, kpis, report, ui
+from portal import alerts, charts, config, i18n, kpis, report, ui
 from portal.i18n import t
 
 ui.require_role("executive", "analyst", "compliance")
@@ -23,6 +23,25 @@ if not current:
     st.stop()
 prev_label = str(pd.Timestamp(previous["as_of"]).date()) if previous else t("dash.no_previous")
 st.caption(t("dash.overview.caption", month=as_of.isoformat(), previous=prev_label))
+
+# KPI alerts (portal/alerts.py): the rules firing at this month-end, whole book; viewing the newest
+# month-end also brings the alert history up to date (nothing is written when nothing changed).
+try:
+    alert_check = alerts.check(as_of, record=as_of == months[-1], recorded_by="page", runner=ui.run_query)
+except alerts.AlertError as exc:
+    alert_check = None
+    st.error(t("forecast.alerts.rules_error"), icon=":material/error:")
+    ui.plain_text(exc)
+if alert_check is not None and alert_check.firing:
+    with st.container(border=True, key="overview_alerts"):
+        st.error(t("forecast.alerts.banner", count=len(alert_check.firing), month=as_of.isoformat()),
+                 icon=":material/notifications_active:")
+        for alert in alert_check.firing:
+            since = f" · {t('forecast.alerts.since', month=alert.since.isoformat())}" if alert.since else ""
+            ui.plain_text(f"{i18n.label('severity', alert.rule.severity)} · {alert.message()}{since}")
+        st.caption(t("forecast.alerts.banner_scope"))
+elif alert_check is not None:
+    st.caption(t("forecast.alerts.quiet", month=as_of.isoformat(), rules=len(alert_check.evaluations)))
 
 columns = st.columns(3)
 for i, tile in enumerate(kpis.TILES):
@@ -57,5 +76,16 @@ else:
         "overview_trend",
     )
     ui.table(delinquent, "delinquency_trend", "overview_trend")
+st.subheader(t("forecast.alerts.history_title"))
+st.caption(t("forecast.alerts.history_caption"))
+alert_history = alerts.history()
+if alert_history.empty:
+    st.caption(t("forecast.alerts.history_empty"))
+else:
+    ui.table(alert_history.assign(
+        alert_event=[i18n.label("alert_event", e) for e in alert_history["alert_event"]],
+        kpi=[t(f"dash.overview.{alerts.TILE_BY_KEY[k].key}") if k in alerts.TILE_BY_KEY else k
+             for k in alert_history["kpi"]],
+    ), "alert_history", "overview_alert_history")
 with st.expander(t("dash.tables")):
     ui.table(kpi_frame, "overview_kpis", "overview_kpis")

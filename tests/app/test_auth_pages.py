@@ -216,6 +216,11 @@ def _snapshot(path, loan_id: str) -> None:
     db.execute("insert into snapshots values ($l, date '2024-01-31', 0, 100, 0, null)", {"l": loan_id}, db=path)
 
 
+def _unversioned_snapshot(path, loan_id: str) -> None:
+    """Insert a row on the raw connection, which bumps no data version: only a cache miss can see it."""
+    db.connect(path).execute("insert into snapshots values ($l, date '2024-01-31', 0, 100, 0, null)", {"l": loan_id})
+
+
 def test_nothing_cached_for_one_role_or_user_is_served_to_another(tmp_db):
     from portal import ui
 
@@ -230,11 +235,13 @@ def test_nothing_cached_for_one_role_or_user_is_served_to_another(tmp_db):
 
     _snapshot(tmp_db, "L1")
     assert seen(User("ed", "executive")) == ("1", "1")
-    # A direct insert leaves the data version unchanged, so only a cache miss can see the new row.
-    _snapshot(tmp_db, "L2")
+    # An insert on the raw connection leaves the data version unchanged, so only a cache miss sees the row.
+    _unversioned_snapshot(tmp_db, "L2")
     assert seen(User("ed", "executive")) == ("1", "1")  # served from ed's and executives' cache
     assert seen(User("cora", "compliance")) == ("2", "2")  # another role: never executives' entry
     assert seen(User("eva", "executive")) == ("1", "2")  # same role shares run_query, not run_user_query
+    _snapshot(tmp_db, "L3")  # through the portal: the data version moves and every cached result expires
+    assert seen(User("ed", "executive")) == ("3", "3")
     ui.clear_caches()
 
 
