@@ -26,6 +26,9 @@ SHOWN_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "overview_kpis": ("overview",),
     "delinquency_buckets": ("overview",),
     "vintage_curves": ("overview",),
+    "roll_forecast": ("delinquency",),  # forecast.forecast_frame
+    "roll_forecast_backtest": ("delinquency",),  # forecast.backtest_frame
+    "alert_history": ("overview",),  # alerts.check
 }
 
 
