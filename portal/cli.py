@@ -4,9 +4,10 @@ While `portal serve` holds a database, each command on it except demo and serve 
 server over loopback (portal/server/bridge.py): the same command function runs there, with its output
 captured, so stdout, stderr and the exit code are the ones the command gives when it opens the file.
 
-Adding a command: write `cmd_NAME(args) -> int` that prints with `file=args.out` (never bare print),
-reads input only from `args.stdin` (`args.interactive` says whether that is a terminal), raises CliError
-for a one-line error, and add a subparser with `set_defaults(func=cmd_NAME)`. Give file arguments
+Adding a command: write `cmd_NAME(args) -> int` that prints with `file=args.io.out` (errors: raise
+CliError, one line; never bare print or sys.stdout), reads input only from `args.io.stdin`
+(`args.io.interactive` says whether that is a terminal), and add a subparser with
+`set_defaults(func=cmd_NAME)`. Give file arguments
 `type=path_arg`, so they resolve against the caller's directory when the server runs the command.
 A command that must prompt on the caller's terminal sets `prepare=fn(args) -> stdin text` as well.
 """
@@ -123,7 +124,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         frame = spark.query(q.name, parquet=args.parquet, **_parse_params(args.param))
     else:
         frame = db.query(q.name, db=args.db, **_parse_params(args.param))
-    args.out.write(render.as_text(frame, args.format))
+    args.io.out.write(render.as_text(frame, args.format))
     return EXIT_OK
 
 
@@ -133,7 +134,7 @@ def cmd_export_parquet(args: argparse.Namespace) -> int:
 
     summary = export_parquet.export(args.out_dir, database=args.db)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
-    print(f"parquet export {summary.out_dir}: {rows}", file=args.out)
+    print(f"parquet export {summary.out_dir}: {rows}", file=args.io.out)
     return EXIT_OK
 
 
@@ -145,7 +146,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
         rows = spark.derive(args.parquet, names=args.table or None)
         done = ", ".join(f"{k} {v:,} rows" for k, v in rows.items())
-        print(f"derived on Spark in {time.perf_counter() - started:.1f} s: {done}", file=args.out)
+        print(f"derived on Spark in {time.perf_counter() - started:.1f} s: {done}", file=args.io.out)
         return EXIT_OK
     from portal import db, derived
 
@@ -158,12 +159,12 @@ def cmd_derive(args: argparse.Namespace) -> int:
         diffs = derived.check(names, db=args.db)
         for d in diffs:
             print(f"{d.name}: differs from a rebuild from scratch ({d.stored_rows:,} rows stored, "
-                  f"{d.rebuilt_rows:,} rebuilt); run portal derive --table {d.name}", file=args.out)
+                  f"{d.rebuilt_rows:,} rebuilt); run portal derive --table {d.name}", file=args.io.out)
         took = time.perf_counter() - started
         if diffs:
             return EXIT_BROKEN
         print(f"every derived table checked ({len(names)}) matches a rebuild from scratch ({took:.1f} s)",
-              file=args.out)
+              file=args.io.out)
         return EXIT_OK
 
     def work(cur) -> list[str]:
@@ -175,7 +176,18 @@ def cmd_derive(args: argparse.Namespace) -> int:
     rebuilt = db.write(work, db=args.db)
     took = time.perf_counter() - started
     print(f"rebuilt {', '.join(rebuilt)} in {took:.1f} s" if rebuilt else "every derived table is up to date",
-          file=args.out)
+          file=args.io.out)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the database into a new file from one consistent snapshot (works while the server runs)."""
+    from portal import db
+
+    started = time.perf_counter()
+    out = db.backup(args.file, db=args.db)
+    size = out.stat().st_size / 2**20
+    print(f"backup {out}: {size:.0f} MiB in {time.perf_counter() - started:.1f} s", file=args.io.out)
     return EXIT_OK
 
 
@@ -187,8 +199,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                          contacts_scale=args.contacts_scale)
     size = Path(summary.path).stat().st_size / 2**20
     counts = ", ".join(f"{k} {v:,}" for k, v in summary.counts.items())
-    print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)", file=args.out)
-    _print_new_accounts(args.db, args.out)
+    print(f"demo database {summary.path}: {counts} ({summary.seconds:.1f} s, {size:.0f} MiB)", file=args.io.out)
+    _print_new_accounts(args.db, args.io.out)
     return EXIT_OK
 
 
@@ -208,13 +220,13 @@ def cmd_load(args: argparse.Namespace) -> int:
     from portal import ingest
 
     try:
-        result = ingest.load_file(args.dataset, args.file, strict=args.strict, db=args.db, uploaded_by=args.user)
+        result = ingest.load_file(args.dataset, args.file, strict=args.strict, db=args.db, uploaded_by=args.io.user)
     except ingest.UploadError as exc:
         raise CliError(f"nothing loaded: {exc}") from None
     print(f"{result.dataset}: {result.accepted:,} rows accepted, {result.rejected:,} rejected "
-          f"(upload {result.upload_id}, {result.status})", file=args.out)
+          f"(upload {result.upload_id}, {result.status})", file=args.io.out)
     if result.message:
-        print(result.message, file=args.out)
+        print(result.message, file=args.io.out)
     if result.accepted == 0 and result.rejected > 0 or result.status in ("rejected", "failed"):
         return EXIT_USAGE
     return EXIT_PARTIAL if result.rejected else EXIT_OK
@@ -225,7 +237,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from portal import complaints
 
     result = complaints.verify_chain(db=args.db)
-    print(result.message, file=args.out)
+    print(result.message, file=args.io.out)
     return EXIT_OK if result.ok else EXIT_BROKEN
 
 
@@ -245,16 +257,16 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.format == "json":
         body = {"as_of": result.as_of.isoformat(), "rules_checked": len(result.evaluations),
                 "firing": [e.as_dict() for e in fired], "events_recorded": len(result.events)}
-        args.out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+        args.io.out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
     else:
         from portal.i18n import t
 
         for e in fired:
             since = f"; {t('forecast.alerts.since', 'en', month=e.since.isoformat())}" if e.since else ""
-            print(f"{e.rule.severity.upper()} {e.message('en')}{since}", file=args.out)
+            print(f"{e.rule.severity.upper()} {e.message('en')}{since}", file=args.io.out)
         if not fired:
             print(t("forecast.alerts.none_fire", "en", month=result.as_of.isoformat(),
-                    rules=len(result.evaluations)), file=args.err)
+                    rules=len(result.evaluations)), file=args.io.err)
     return EXIT_BROKEN if fired else EXIT_OK
 
 
@@ -266,8 +278,8 @@ def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
 
     if args.generate:
         return auth.generate_password(), True
-    if not args.interactive:
-        return args.stdin.readline().rstrip("\r\n"), False
+    if not args.io.interactive:
+        return args.io.stdin.readline().rstrip("\r\n"), False
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise CliError("the two passwords differ")
@@ -291,7 +303,7 @@ def cmd_users(args: argparse.Namespace) -> int:
         if args.users_command == "list":
             for a in auth.list_users(db=args.db):
                 state = "active" if a.is_active else "disabled"
-                print(f"{a.username}\t{a.role}\t{state}\t{a.display_name}", file=args.out)
+                print(f"{a.username}\t{a.role}\t{state}\t{a.display_name}", file=args.io.out)
             return EXIT_OK
         if args.users_command in ("add", "reset"):
             password, generated = _new_password(args)
@@ -301,13 +313,13 @@ def cmd_users(args: argparse.Namespace) -> int:
             else:
                 auth.reset_password(args.username, password, db=args.db)
             print(f"{args.users_command}: {args.username.strip().lower()}"
-                  + (f" password {password} (shown only this once)" if generated else ""), file=args.out)
+                  + (f" password {password} (shown only this once)" if generated else ""), file=args.io.out)
         elif args.users_command in ("disable", "enable"):
             auth.set_active(args.username, args.users_command == "enable", db=args.db)
-            print(f"{args.users_command}d: {args.username}", file=args.out)
+            print(f"{args.users_command}d: {args.username}", file=args.io.out)
         elif args.users_command == "role":
             auth.change_role(args.username, args.role, db=args.db)
-            print(f"role: {args.username} is {args.role}", file=args.out)
+            print(f"role: {args.username} is {args.role}", file=args.io.out)
     except auth.AuthError as exc:
         raise CliError(t(f"auth.errors.{exc.code}", "en")) from None
     return EXIT_OK
@@ -320,18 +332,18 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
     try:
         if args.tokens_command == "add":
-            token, secret = auth.create_token(args.name, args.role, created_by=f"cli:{args.user}", db=args.db)
-            print(f"token {token.name} ({token.role}) created; it is shown only this once:", file=args.out)
-            print(secret, file=args.out)
+            token, secret = auth.create_token(args.name, args.role, created_by=f"cli:{args.io.user}", db=args.db)
+            print(f"token {token.name} ({token.role}) created; it is shown only this once:", file=args.io.out)
+            print(secret, file=args.io.out)
         elif args.tokens_command == "list":
             for tok in auth.list_tokens(db=args.db):
                 state = "active" if tok.is_active else f"revoked {tok.revoked_at:%Y-%m-%d %H:%M}"
                 used = f"{tok.last_used_at:%Y-%m-%d %H:%M}" if tok.last_used_at else "never"
                 print(f"{tok.name}\t{tok.role}\t{state}\t{tok.token_prefix}...\tcreated "
-                      f"{tok.created_at:%Y-%m-%d %H:%M}\tlast used {used}\t{tok.uses} uses", file=args.out)
+                      f"{tok.created_at:%Y-%m-%d %H:%M}\tlast used {used}\t{tok.uses} uses", file=args.io.out)
         else:
-            auth.revoke_token(args.name, revoked_by=f"cli:{args.user}", db=args.db)
-            print(f"revoked: {args.name.strip().lower()}", file=args.out)
+            auth.revoke_token(args.name, revoked_by=f"cli:{args.io.user}", db=args.db)
+            print(f"revoked: {args.name.strip().lower()}", file=args.io.out)
     except auth.AuthError as exc:
         raise CliError(t(f"auth.errors.{exc.code}", "en")) from None
     return EXIT_OK
@@ -347,16 +359,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if running is not None:
         raise CliError(f"a server (PID {running.pid}) already serves {path} at {running.url}; stop it first")
     if not path.exists():
-        print(f"no database at {path}: building the demo ({args.loans:,} loans)...", file=args.out, flush=True)
+        print(f"no database at {path}: building the demo ({args.loans:,} loans)...", file=args.io.out, flush=True)
         summary = demo.build(path, loans=args.loans, seed=args.seed)
-        print(f"built in {summary.seconds:.1f} s", file=args.out, flush=True)
+        print(f"built in {summary.seconds:.1f} s", file=args.io.out, flush=True)
     else:
         db.connect(path)
-    _print_new_accounts(str(path), args.out)
+    _print_new_accounts(str(path), args.io.out)
     db.close(path)
     from portal.server import app
 
-    print(f"portal on http://{args.address}:{args.port}  (Ctrl+C or SIGTERM stops it)", file=args.out, flush=True)
+    print(f"portal on http://{args.address}:{args.port}  (Ctrl+C or SIGTERM stops it)", file=args.io.out, flush=True)
     app.serve(path, address=args.address, port=args.port, headless=args.headless)
     return EXIT_OK
 
@@ -392,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parquet", default=None, type=path_arg,
                    help="export folder for --engine spark (default: $PORTAL_PARQUET_DIR, else data/parquet)")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("backup", help="copy the database into a new file (safe while portal serve runs)")
+    p.add_argument("file", type=path_arg, help="the new database file (must not exist)")
+    p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("export-parquet", help="export the tables as partitioned Parquet (for Spark)")
     p.add_argument("out_dir", type=path_arg)
@@ -464,8 +480,7 @@ def run(args: argparse.Namespace, streams: Io) -> int:
     """Run one parsed command with its output on `streams`; return its exit code (errors as one line)."""
     from portal import db
 
-    args.out, args.err, args.stdin = streams.out, streams.err, streams.stdin
-    args.interactive, args.user = streams.interactive, streams.user
+    args.io = streams
     try:
         return args.func(args)
     except CliError as exc:

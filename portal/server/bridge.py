@@ -51,8 +51,7 @@ def forward(args: argparse.Namespace, argv: list[str], streams: Io) -> int | Non
     prepare = getattr(args, "prepare", None)
     stdin_text = ""
     if prepare is not None:
-        args.out, args.err, args.stdin = streams.out, streams.err, streams.stdin
-        args.interactive, args.user = streams.interactive, streams.user
+        args.io = streams
         try:
             stdin_text = prepare(args)
         except cli.CliError as exc:

@@ -144,5 +144,14 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
         assert answer.status == 400 and set(answer.json()) == {"error"}
         answer = server.request("POST", bridge.PATH, json_body=payload, headers=good)
         assert answer.status == 200 and answer.json()["code"] == 0 and "admin\tadmin" in answer.json()["stdout"]
+        # an online backup while the server holds the file
+        backup = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
+        assert backup.returncode == 0 and backup.stdout.startswith(f"backup {tmp_path / 'nightly.duckdb'}: "), backup.stderr
+        again = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
+        assert again.returncode == 2 and again.stderr == f"portal: {tmp_path / 'nightly.duckdb'} exists already: give a new file name\n"
     finally:
         server.stop()
+    restored = portal_cli(tmp_path / "nightly.duckdb", "users", "list")
+    assert restored.returncode == 0 and "admin\tadmin" in restored.stdout
+    assert db.table_counts(db=tmp_path / "nightly.duckdb") == db.table_counts(db=demo_db)
+    db.close()

@@ -178,3 +178,18 @@ def test_commands_print_through_their_streams_not_sys_stdout():
     calls = re.findall(r"print\((?:[^()]|\([^()]*\))*\)", source)
     assert [c for c in calls if "file=" not in c] == [], bare
     assert "sys.stdout.write" not in source
+
+
+def test_a_backup_is_a_whole_working_copy_and_never_overwrites(demo_db, tmp_path):
+    copy = tmp_path / "backups" / "portal-2026-12-03.duckdb"
+    assert db.backup(copy, db=demo_db) == copy.resolve()
+    assert db.table_counts(db=copy) == db.table_counts(db=demo_db)
+    pd_equal = db.query("channel_effectiveness", db=copy).equals(db.query("channel_effectiveness", db=demo_db))
+    assert pd_equal  # views, macros and derived tables came along: the dashboards run on the copy
+    from portal import complaints
+
+    assert complaints.verify_chain(db=copy).ok
+    db.close(copy)
+    for target, words in ((copy, "exists already"), (demo_db, "not the database itself")):
+        with pytest.raises(db.PortalDBError, match=words):
+            db.backup(target, db=demo_db)
