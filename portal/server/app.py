@@ -91,7 +91,7 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, str]]:
     run = runfile.write(path, st_config.get_option("server.address"), st_config.get_option("server.port"))
     state.start(path, run.secret)
     usage.start(path)
-    log.warning("portal serving %s on %s (runfile %s)", path, run.url, runfile.path_for(path))
+    log.log(logging.INFO, "portal serving %s on %s (runfile %s)", path, run.url, runfile.path_for(path))
     try:
         yield {"db": str(path)}
     finally:
@@ -99,7 +99,7 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, str]]:
         runfile.remove(run)
         usage.stop()
         db.close(path)
-        log.warning("portal stopped: %s closed", path)
+        log.log(logging.INFO, "portal stopped: %s closed", path)
 
 
 def routes() -> list[Route]:
@@ -108,15 +108,19 @@ def routes() -> list[Route]:
             *api.routes()[len(api.ROUTES):]]
 
 
-def create_app() -> st.App:
-    """The st.App of the portal."""
-    db.on_open(_refuse_after_shutdown)
-    return st.App(SCRIPT, lifespan=lifespan, routes=routes(), middleware=[Middleware(JsonErrors)],
-                  exception_handlers={HTTPException: http_error})
+def _log_to_stderr() -> None:
+    """The portal's own log lines (start, stop, commands run for the CLI) go to stderr: the service's log."""
+    portal_log = logging.getLogger("portal")
+    if not portal_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        portal_log.addHandler(handler)
+    portal_log.setLevel(logging.INFO)
 
 
 def serve(db_path: Path, *, address: str, port: int, headless: bool) -> None:
     """Run the portal on address:port over db_path until SIGTERM or SIGINT (this call blocks)."""
+    _log_to_stderr()
     os.environ["PORTAL_DB"] = str(db_path)
     # The shipped .streamlit/config.toml (hardening, upload limit) is read from the working directory.
     os.chdir(config.ROOT_DIR)
@@ -127,4 +131,7 @@ def serve(db_path: Path, *, address: str, port: int, headless: bool) -> None:
                     "server.fileWatcherType": "none", "server.runOnSave": False})
 
 
-app = create_app()
+db.on_open(_refuse_after_shutdown)
+# A plain `app = st.App(...)` at module level: `streamlit run portal/server/app.py` finds it by reading the file.
+app = st.App(SCRIPT, lifespan=lifespan, routes=routes(), middleware=[Middleware(JsonErrors)],
+             exception_handlers={HTTPException: http_error})

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PATH = "/api/internal/cli"
-SECRET_HEADER = "X-Portal-Runfile-Secret"
+RUNFILE_HEADER = "X-Portal-Runfile-Secret"
 MAX_BODY = 1 << 20  # argv, cwd and a piped password: small
 _CONNECT_TIMEOUT_S = 3.0
 
@@ -60,7 +60,7 @@ def forward(args: argparse.Namespace, argv: list[str], streams: Io) -> int | Non
     payload = {"argv": argv, "cwd": os.getcwd(), "stdin": stdin_text, "user": streams.user, "db": str(path)}
     request = urllib.request.Request(
         run.url + PATH, data=json.dumps(payload).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/json", SECRET_HEADER: run.secret},
+        headers={"Content-Type": "application/json", RUNFILE_HEADER: run.secret},
     )
     try:
         # No read timeout: a load of a large file takes as long as it takes.
@@ -97,7 +97,7 @@ async def endpoint(request: Any) -> Any:
     from portal import cli
 
     secret = state.bridge_secret()
-    presented = request.headers.get(SECRET_HEADER, "")
+    presented = request.headers.get(RUNFILE_HEADER, "")
     client = request.client.host if request.client else None
     if secret is None or not _is_loopback(client) or not hmac.compare_digest(presented.encode(), secret.encode()):
         return JSONResponse({"error": "not found"}, status_code=404)

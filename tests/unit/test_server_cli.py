@@ -134,10 +134,10 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
         second = portal_cli(demo_db, "serve", "--port", "1", "--headless")
         assert second.returncode == 2 and f"already serves {demo_db.resolve()}" in second.stderr
         payload = {"argv": ["users", "list"], "cwd": str(tmp_path), "stdin": "", "user": "x", "db": str(demo_db)}
-        for headers in ({}, {bridge.SECRET_HEADER: "wrong"}):
+        for headers in ({}, {bridge.RUNFILE_HEADER: "wrong"}):
             answer = server.request("POST", bridge.PATH, json_body=payload, headers=headers)
             assert answer.status == 404 and answer.json() == {"error": "not found"}
-        good = {bridge.SECRET_HEADER: run["secret"]}
+        good = {bridge.RUNFILE_HEADER: run["secret"]}
         answer = server.request("POST", bridge.PATH, json_body={**payload, "db": "/elsewhere.duckdb"}, headers=good)
         assert answer.status == 409
         answer = server.request("POST", bridge.PATH, body=b"not json", headers=good)

@@ -193,3 +193,10 @@ def test_a_backup_is_a_whole_working_copy_and_never_overwrites(demo_db, tmp_path
     for target, words in ((copy, "exists already"), (demo_db, "not the database itself")):
         with pytest.raises(db.PortalDBError, match=words):
             db.backup(target, db=demo_db)
+
+
+def test_streamlit_run_finds_the_server_s_st_app():
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(config.PACKAGE_DIR / "server" / "app.py")
+    assert found.is_asgi_app and found.app_name == "app"
