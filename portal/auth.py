@@ -11,9 +11,12 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
+import queue
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -555,6 +558,8 @@ def resume_session(session_id: str | None, *, db: str | Path | None = None,
         return None, "unknown"
     stamp = now or utcnow()
     key = _session_hash(session_id)
+    # read before the row: a mark written meanwhile is then either still pending here or in the row
+    pending = _pending_touch.get(key, _EPOCH)
     frame = store.read(
         "select s.username, s.created_at, s.last_seen_at, s.revoked_at, u.role, coalesce(u.display_name, '')"
         " as display_name, u.is_active from web_sessions s left join users u using (username)"
@@ -568,15 +573,52 @@ def resume_session(session_id: str | None, *, db: str | Path | None = None,
     if row["role"] is None or row["role"] != row["role"] or not bool(row["is_active"]):
         revoke_session(session_id, "disabled", db=db, now=stamp)
         return None, "disabled"
-    last_seen = _to_utc(row["last_seen_at"])
+    last_seen = max(_to_utc(row["last_seen_at"]), pending)
     if session_expired(last_seen, stamp) or stamp - _to_utc(row["created_at"]) > SESSION_MAX_AGE:
         revoke_session(session_id, "expired", db=db, now=stamp)
         return None, "expired"
     if stamp - last_seen >= SESSION_TOUCH:
-        store.execute("update web_sessions set last_seen_at = $t where session_hash = $h and last_seen_at < $t",
-                      {"t": stamp, "h": key}, db=db)
+        _touch_later(key, stamp, db)
     name = row["username"]
     return User(name, row["role"], row["display_name"] or name), "ok"
+
+
+# Marking a session seen is written by one background thread: a page run never waits for the write
+# path (an upload may hold it for minutes). Until written, the pending time counts as last seen.
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_pending_touch: dict[str, dt.datetime] = {}
+_touches: queue.Queue = queue.Queue()
+_toucher: threading.Thread | None = None
+_toucher_lock = threading.Lock()
+
+
+def _touch_later(key: str, stamp: dt.datetime, db: str | Path | None) -> None:
+    global _toucher
+    _pending_touch[key] = max(stamp, _pending_touch.get(key, _EPOCH))
+    _touches.put((key, stamp, db))
+    with _toucher_lock:
+        if _toucher is None or not _toucher.is_alive():
+            _toucher = threading.Thread(target=_write_touches, name="portal-session-touch", daemon=True)
+            _toucher.start()
+
+
+def _write_touches() -> None:
+    while True:
+        key, stamp, db = _touches.get()
+        try:
+            store.execute("update web_sessions set last_seen_at = $t where session_hash = $h and last_seen_at < $t",
+                          {"t": stamp, "h": key}, db=db)
+        except Exception:  # a missed mark only shortens a session; never take a page down for it
+            logging.getLogger(__name__).exception("could not mark a session as seen")
+        finally:
+            if _pending_touch.get(key) == stamp:
+                _pending_touch.pop(key, None)
+            _touches.task_done()
+
+
+def flush_session_touches() -> None:
+    """Wait until every queued 'session seen' mark is written (for shutdown and tests)."""
+    _touches.join()
 
 
 def revoke_session(session_id: str | None, reason: str, *, db: str | Path | None = None,

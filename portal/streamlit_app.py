@@ -34,6 +34,7 @@ for spec in navigation.PAGES:
         )
     )
 current = st.navigation(sections)
+ui.follow_next()
 ui.account_box()
 ui.language_switch()
 current.run()

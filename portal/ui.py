@@ -140,13 +140,23 @@ def sign_in(username: str, password: str, next_path: str | None = None) -> User:
 
 
 def go_to(next_path: str | None) -> None:
-    """Switch to the page at a `next` path (with its query string), or home when it names no page."""
-    parts = urlsplit(next_path or "/")
+    """After a sign-in, open the page at a `next` path (with its query string), or home when it names no
+    page the user may open. The pages of this run were registered for the anonymous visitor, so the
+    switch happens on the next run, once the navigation knows the user's pages (follow_next)."""
+    st.session_state["_go_to"] = next_path or "/"
+    st.rerun()
+
+
+def follow_next() -> None:
+    """Called by the entry point after st.navigation: carry out a pending go_to."""
+    next_path = st.session_state.pop("_go_to", None)
+    if next_path is None:
+        return
+    parts = urlsplit(next_path)
     key = parts.path.strip("/") or next(p.key for p in navigation.PAGES if p.default)
     spec = next((p for p in navigation.PAGES if p.key == key), None)
     if spec is None or not navigation.may_open(current_role(), spec.key):
-        spec = next(p for p in navigation.PAGES if p.default)
-        parts = urlsplit("/")
+        spec, parts = next(p for p in navigation.PAGES if p.default), urlsplit("/")
     st.switch_page(APP_PAGES / spec.script, query_params=parse_qsl(parts.query) or None)
 
 

@@ -27,7 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 import portal.startup  # noqa: F401 (registers the data layer's hooks)
-from portal import config, db
+from portal import auth, config, db
 from portal.server import api, auth_routes, bridge, runfile, state, usage
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, str]]:
         state.stop()
         runfile.remove(run)
         usage.stop()
+        await anyio.to_thread.run_sync(auth.flush_session_touches)
         db.close(path)
         log.log(logging.INFO, "portal stopped: %s closed", path)
 

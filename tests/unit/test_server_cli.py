@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import signal
 import stat
 
 import pytest
@@ -150,7 +151,9 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
         again = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
         assert again.returncode == 2 and again.stderr == f"portal: {tmp_path / 'nightly.duckdb'} exists already: give a new file name\n"
     finally:
-        server.stop()
+        closed, exited = server.stop(signal.SIGINT)  # Ctrl+C stops it as cleanly as SIGTERM
+    assert closed is not None and closed < 10 and exited is not None, server.log()
+    assert not runfile.path_for(demo_db).exists() and "portal stopped" in server.log()
     restored = portal_cli(tmp_path / "nightly.duckdb", "users", "list")
     assert restored.returncode == 0 and "admin\tadmin" in restored.stdout
     assert db.table_counts(db=tmp_path / "nightly.duckdb") == db.table_counts(db=demo_db)
