@@ -134,7 +134,8 @@ def sign_in(username: str, password: str, next_path: str | None = None) -> User:
     if web_session is not None:
         from portal.server import auth_routes, state
 
-        code = state.handoff(web_session, safe_next(next_path) or "/")
+        browser = state.browser_token(st.context.cookies.get(auth_routes.XSRF_COOKIE))
+        code = state.handoff(web_session, safe_next(next_path) or "/", browser)
         _redirect(f"{auth_routes.SESSION_PATH}?code={code}")
     return user
 

@@ -264,6 +264,10 @@ async def contact_check(request: Request, token: auth.ApiToken) -> Response:
 # --- public: complaints and tickets ------------------------------------------------------------------------
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    # Only JSON: a cross-site HTML form cannot send this content type, so no page elsewhere can post
+    # complaints from a visitor's browser.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, "send the form as JSON (Content-Type: application/json)")
     body = await request.body()
     if len(body) > MAX_JSON_BYTES:
         raise ApiError(413, f"the request body is over {MAX_JSON_BYTES // 1024} KB")

@@ -17,6 +17,7 @@ from portal import auth
 from portal.server import state
 
 SESSION_PATH = "/account/session"
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's per-browser XSRF cookie: binds a sign-in code to its browser
 SIGNOUT_PATH = "/account/signout"
 _RESERVED = ("/account/", "/api/", "/_stcore/", "/auth/", "/oauth2callback", "/static/", "/media/", "/component/")
 
@@ -42,7 +43,7 @@ def _cookie_key() -> bytes:
 
 async def start_session(request: Request) -> Response:
     """GET /account/session?code=C: trade a sign-in hand-off for the session cookie; go to its page."""
-    taken = state.take_handoff(request.query_params.get("code"))
+    taken = state.take_handoff(request.query_params.get("code"), state.browser_token(request.cookies.get(XSRF_COOKIE)))
     if taken is None:
         return RedirectResponse("/signin?notice=signin_link", status_code=303)
     session_id, next_path = taken

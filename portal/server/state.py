@@ -14,7 +14,7 @@ _lock = threading.Lock()
 _db_path: Path | None = None
 _bridge_secret: str | None = None
 _closed = False
-_handoffs: dict[str, tuple[str, str, float]] = {}
+_handoffs: dict[str, tuple[str, str, str | None, float]] = {}
 
 
 def start(db_path: Path, bridge_secret: str) -> None:
@@ -52,21 +52,45 @@ def closed() -> bool:
     return _closed
 
 
-def handoff(session_id: str, next_path: str) -> str:
-    """A single-use code, valid HANDOFF_SECONDS, that /account/session trades for the session's cookie."""
+def handoff(session_id: str, next_path: str, browser: str | None = None) -> str:
+    """A single-use code, valid HANDOFF_SECONDS, that /account/session trades for the session's cookie.
+
+    `browser` identifies the browser that signed in (its Streamlit XSRF token, see browser_token): only a
+    request from that browser may trade the code, so a code cannot sign someone else's browser in.
+    """
     code = secrets.token_urlsafe(24)
     now = time.monotonic()
     with _lock:
-        for stale in [k for k, (_, _, at) in _handoffs.items() if now - at > HANDOFF_SECONDS]:
+        for stale in [k for k, (*_, at) in _handoffs.items() if now - at > HANDOFF_SECONDS]:
             del _handoffs[stale]
-        _handoffs[code] = (session_id, next_path, now)
+        _handoffs[code] = (session_id, next_path, browser, now)
     return code
 
 
-def take_handoff(code: str | None) -> tuple[str, str] | None:
-    """The (session id, next path) of a hand-off code, once; None for an unknown, used or expired code."""
+def take_handoff(code: str | None, browser: str | None = None) -> tuple[str, str] | None:
+    """The (session id, next path) of a hand-off code, once; None for an unknown, used or expired code,
+    or one asked for by another browser than the one that signed in."""
     with _lock:
         entry = _handoffs.pop(code or "", None)
-    if entry is None or time.monotonic() - entry[2] > HANDOFF_SECONDS:
+    if entry is None or time.monotonic() - entry[3] > HANDOFF_SECONDS:
+        return None
+    if entry[2] is not None and not secrets.compare_digest(entry[2], browser or ""):
         return None
     return entry[0], entry[1]
+
+
+def browser_token(xsrf_cookie: str | None) -> str | None:
+    """The token inside Streamlit's `_streamlit_xsrf` cookie (stable per browser; the cookie's masked form
+    changes each time it is set), as hex; the raw value for other forms; None without the cookie."""
+    value = (xsrf_cookie or "").strip("\"'")
+    if not value:
+        return None
+    parts = value.split("|")
+    if parts[0] == "2" and len(parts) == 4:
+        try:
+            mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+        except ValueError:
+            return value
+        if mask:
+            return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex()
+    return value

@@ -172,7 +172,11 @@ def test_the_public_complaint_form_the_ticket_lookup_and_their_rate_limits(serve
     assert set(fields) == {"mobile", "consent", "colour"}
     zh = server.request("POST", "/api/v1/complaints?lang=zh", json_body={**FORM, "mobile": ""}).json()["fields"]
     assert zh["mobile"] != fields["mobile"] and re.search(r"[\u4e00-\u9fff]", zh["mobile"])
-    assert server.request("POST", "/api/v1/complaints", body=b"{not json").status == 400
+    json_type = {"Content-Type": "application/json"}
+    assert server.request("POST", "/api/v1/complaints", body=b"{not json", headers=json_type).status == 400
+    as_form = server.request("POST", "/api/v1/complaints", body=b'{"mobile": "13912348765"}',
+                             headers={"Content-Type": "text/plain"})
+    assert as_form.status == 415 and "application/json" in _error_line(as_form)
     assert server.request("POST", "/api/v1/complaints", json_body=[FORM]).status == 422
     honeypot = server.request("POST", "/api/v1/complaints", json_body={**FORM, "website": "http://spam.example"})
     assert honeypot.status == 422 and "form" in honeypot.json()["fields"]

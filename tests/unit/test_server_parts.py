@@ -200,3 +200,26 @@ def test_streamlit_run_finds_the_server_s_st_app():
 
     found = discover_asgi_app(config.PACKAGE_DIR / "server" / "app.py")
     assert found.is_asgi_app and found.app_name == "app"
+
+
+def test_a_sign_in_code_works_once_and_only_for_the_browser_that_signed_in():
+    from streamlit.web.server.starlette import starlette_app_utils as xsrf
+
+    from portal.server import state
+
+    # Streamlit re-masks its XSRF cookie each time it sets it: the token inside stays the browser's
+    first = xsrf.generate_xsrf_token_string(b"browser-one-token", 1700000000)
+    again = xsrf.generate_xsrf_token_string(*xsrf.decode_xsrf_token_string(first))
+    other = xsrf.generate_xsrf_token_string(b"browser-two-token", 1700000000)
+    assert first != again and state.browser_token(first) == state.browser_token(again) != state.browser_token(other)
+    assert state.browser_token(None) is None and state.browser_token("plain") == "plain"
+
+    code = state.handoff("sid-1", "/channels", state.browser_token(first))
+    assert state.take_handoff(code, state.browser_token(again)) == ("sid-1", "/channels")
+    assert state.take_handoff(code, state.browser_token(again)) is None  # used
+    code = state.handoff("sid-2", "/", state.browser_token(first))
+    assert state.take_handoff(code, state.browser_token(other)) is None  # another browser: refused, and spent
+    assert state.take_handoff(code, state.browser_token(first)) is None
+    code = state.handoff("sid-3", "/", None)  # no XSRF cookie when signing in: not bound
+    assert state.take_handoff(code, "anything") == ("sid-3", "/")
+    assert state.take_handoff("no such code") is None
