@@ -4,12 +4,19 @@ through the server lands in the server's database."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
 import re
+import select
 import shutil
 import signal
 import stat
+import subprocess
+import sys
+import termios
+import time
 
 import pytest
 
@@ -123,6 +130,39 @@ def test_every_command_gives_the_same_output_and_exit_code_through_the_server(de
     db.close(book)
 
 
+def _typed(db_path, argv: list[str], lines: list[str]) -> tuple[int, str]:
+    """Run `portal ARGV` on a terminal of its own and type each line when a prompt appears."""
+    master, slave = os.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([sys.executable, "-m", "portal", "--db", str(db_path), *argv], stdin=slave,
+                            stdout=slave, stderr=slave, preexec_fn=own_terminal, close_fds=True)
+    os.close(slave)
+    screen, pending, answered = b"", list(lines), 0
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the command exited and closed its terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if pending and screen[answered:].rstrip().endswith((b"password:", b"again:")):
+                os.write(master, pending.pop(0).encode() + b"\n")
+                answered = len(screen)  # answer each prompt once
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=60)  # before closing the terminal, which would hang the command up
+    os.close(master)
+    return code, screen.decode("utf-8", "replace")
+
+
 def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_the_secret(demo_db, tmp_path):
     server = PortalServer(demo_db, tmp_path / "serve.log").start()
     try:
@@ -145,6 +185,12 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
         assert answer.status == 400 and set(answer.json()) == {"error"}
         answer = server.request("POST", bridge.PATH, json_body=payload, headers=good)
         assert answer.status == 200 and answer.json()["code"] == 0 and "admin\tadmin" in answer.json()["stdout"]
+        # a password typed at the caller's terminal (prompted twice there) reaches the server's command
+        code, screen = _typed(demo_db, ["users", "add", "tty.user", "--role", "analyst"],
+                              ["a typed long password", "a typed long password"])
+        assert code == 0 and "add: tty.user" in screen and "a typed long password" not in screen, screen
+        code, screen = _typed(demo_db, ["users", "reset", "tty.user"], ["one long password", "another one"])
+        assert code == 2 and "portal: the two passwords differ" in screen
         # an online backup while the server holds the file
         backup = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
         assert backup.returncode == 0 and backup.stdout.startswith(f"backup {tmp_path / 'nightly.duckdb'}: "), backup.stderr
