@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Reasons (first words): {full['reasons']}",
             "",
             "How validation runs: the pandera upload models in portal/schemas.py are the rule set; "
-            "portal/ingest.py compiles each model's checks into one vectorised DuckDB SQL pass over a staging "
+            "portal/ingest/ compiles each model's checks into one vectorised DuckDB SQL pass over a staging "
             "table filled by DuckDB's CSV reader. pandera itself does not touch the million rows; "
             "tests/unit/test_ingest.py checks that pandera's own lazy validation of the models flags the same "
             "cells as the SQL.",

@@ -41,12 +41,18 @@ _hasher = PasswordHasher()
 
 
 class AuthError(Exception):
-    """A refused sign-in or account change; `code` says why (invalid, locked, disabled, ...)."""
+    """A refused sign-in or account change; `code` is what the user is told (invalid, disabled, ...).
 
-    def __init__(self, code: str, locked_until: dt.datetime | None = None):
+    A sign-in refused because the account is locked says "invalid", like a wrong password or an
+    unknown user name, so the answer never tells which user names exist; `reason` keeps the real
+    cause (locked) for the sign-in log, and `locked_until` for administrators.
+    """
+
+    def __init__(self, code: str, locked_until: dt.datetime | None = None, reason: str | None = None):
         super().__init__(code)
         self.code = code
         self.locked_until = locked_until
+        self.reason = reason or code
 
 
 @dataclass(frozen=True)
@@ -248,10 +254,12 @@ def change_role(username: str, role: str, *, db: str | Path | None = None) -> No
 
 def authenticate(username: str, password: str, *, db: str | Path | None = None,
                  now: dt.datetime | None = None) -> User:
-    """Check a sign-in and return the session user, or raise AuthError (invalid, locked, disabled).
+    """Check a sign-in and return the session user, or raise AuthError (invalid or disabled).
 
-    Every attempt is logged. A locked account is refused without checking the password, so
-    guessing cannot continue during the lock.
+    Every attempt is logged, with its real reason (ok, invalid, locked, disabled). A locked account
+    is refused whatever the password, so guessing cannot continue during the lock; it answers
+    "invalid" after the same password-hash work as an unknown user name or a wrong password, so
+    neither the message nor the time taken tells a real account from an unknown one.
     """
     stamp = now or utcnow()
     name = (username or "").strip().lower()[:64]
@@ -267,7 +275,8 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
         pw_hash, role, display, active, failed, locked_until = row
         locked_until = _to_utc(locked_until)
         if is_locked(locked_until, stamp):
-            return None, AuthError("locked", locked_until)
+            verify_password(_dummy_hash(), password or "")  # the same work as any other refusal
+            return None, AuthError("invalid", locked_until, reason="locked")
         if not verify_password(pw_hash, password or ""):
             failed, locked_until = after_failure(failed, locked_until, stamp)
             cur.execute(
@@ -275,7 +284,7 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
                 {"f": failed, "l": locked_until, "u": name},
             )
             if is_locked(locked_until, stamp):
-                return None, AuthError("locked", locked_until)
+                return None, AuthError("invalid", locked_until, reason="locked")
             return None, AuthError("invalid")
         if not active:
             return None, AuthError("disabled")
@@ -289,7 +298,7 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
     user, error = store.write(attempt, db=db)
     store.execute(
         "insert into login_attempts values ($u, $t, $ok, $why)",
-        {"u": name, "t": stamp, "ok": user is not None, "why": "ok" if user else error.code}, db=db,
+        {"u": name, "t": stamp, "ok": user is not None, "why": "ok" if user else error.reason}, db=db,
     )
     if error is not None:
         raise error

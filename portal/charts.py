@@ -14,9 +14,11 @@ BUCKET_COLORS = {
 
 
 def bucket_trend(frame: pd.DataFrame, value: str, title: str, value_label: str, labels=None) -> go.Figure:
-    """Stacked bars of a bucket measure per month-end."""
+    """Stacked bars of a bucket measure per month-end; each bar carries (month-end, bucket) as its
+    customdata, for a drill-down to its loans."""
+    frame = frame.assign(picked_as_of=pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d"))
     fig = px.bar(
-        frame, x="as_of", y=value, color="bucket", title=title,
+        frame, x="as_of", y=value, color="bucket", title=title, custom_data=["picked_as_of", "bucket"],
         category_orders={"bucket": list(BUCKETS)}, color_discrete_map=BUCKET_COLORS,
         labels={"as_of": "", value: value_label, "bucket": "", **(labels or {})},
     )
@@ -32,9 +34,19 @@ def roll_matrix(frame: pd.DataFrame, title: str) -> go.Figure:
     pivot = pivot.reindex(index=order_from, columns=order_to).fillna(0.0)
     fig = go.Figure(go.Heatmap(
         z=pivot.values, x=order_to, y=order_from, colorscale="Blues", zmin=0, zmax=1,
-        text=[[f"{v:.1%}" for v in row] for row in pivot.values], texttemplate="%{text}",
-        hovertemplate="%{y} → %{x}: %{text}<extra></extra>",
+        text=[[f"{v:.1%}" for v in row] for row in pivot.values], texttemplate="%{text}", hoverinfo="skip",
     ))
+    # a heatmap cell cannot be clicked in Plotly: an invisible marker on each cell that holds loans can
+    # (it also carries the hover text), with (from bucket, to bucket) as customdata for a drill-down
+    cells = frame[frame["loans"] > 0] if "loans" in frame.columns else frame
+    fig.add_scatter(
+        x=cells["to_bucket"].tolist(), y=cells["from_bucket"].tolist(), mode="markers", showlegend=False,
+        marker={"size": 40, "symbol": "square", "opacity": 0},
+        text=[f"{v:.1%}" for v in cells["share"]], hovertemplate="%{y} → %{x}: %{text}<extra></extra>",
+        customdata=list(zip(cells["from_bucket"], cells["to_bucket"], strict=True)),
+    )
+    fig.update_xaxes(categoryorder="array", categoryarray=order_to)
+    fig.update_yaxes(categoryorder="array", categoryarray=order_from)
     fig.update_layout(title=title, yaxis={"autorange": "reversed"}, margin={"t": 48, "b": 24})
     return fig
 
@@ -49,7 +61,7 @@ def funnel(frame: pd.DataFrame, stage: str, value: str, title: str, labels: dict
     names = [(labels or {}).get(s, s) for s in frame[stage]]
     fig = go.Figure(go.Funnel(
         y=names, x=frame[value].tolist(), textinfo="value+percent initial+percent previous",
-        marker={"color": list(STAGE_COLORS[: len(frame)])},
+        marker={"color": list(STAGE_COLORS[: len(frame)])}, customdata=frame[stage].tolist(),
     ))
     fig.update_layout(title=title, margin={"t": 48, "b": 24, "l": 24, "r": 24})
     return fig
@@ -97,7 +109,7 @@ def effectiveness_bubbles(frame: pd.DataFrame, label: str, title: str, x_label: 
     data["recovered_per_yuan"] = data["recovered_amount"] / data["cost"]
     fig = px.scatter(
         data, x="recovered_per_yuan", y="complaints_per_10k_attempts", size="attempts", text=label,
-        hover_name=label, title=title, size_max=60,
+        hover_name=label, title=title, size_max=60, custom_data=["channel"] if "channel" in data else None,
         labels={"recovered_per_yuan": x_label, "complaints_per_10k_attempts": y_label, "attempts": size_label},
     )
     fig.update_traces(textposition="top center")
@@ -200,6 +212,7 @@ def effect_chart(frame: pd.DataFrame, start_on, title: str, y_label: str, start_
 def violations_trend(frame: pd.DataFrame, label: str, title: str, y_label: str) -> go.Figure:
     """Stacked monthly bars of policy violations, one colour per rule (column `label`)."""
     fig = px.bar(frame, x="month", y="violations", color=label, title=title,
+                 custom_data=["rule"] if "rule" in frame else None,
                  labels={"month": "", "violations": y_label, label: ""})
     fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
     fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
@@ -281,4 +294,44 @@ def accuracy_bars(frame: pd.DataFrame, title: str, x_label: str, y_label: str, n
     fig.update_layout(title=title, barmode="group", xaxis={"title": x_label, "type": "category"},
                       yaxis={"title": y_label, "tickformat": ".1%", "rangemode": "tozero"},
                       margin={"t": 48, "b": 24})
+    return fig
+
+
+# Repayment plans.
+
+
+def offer_days(frame: pd.DataFrame, deadline_days: int, title: str, x_label: str, y_label: str,
+               deadline_label: str) -> go.Figure:
+    """Bars of plan requests by whole days from receipt to the first offer, with the deadline marked."""
+    late = frame["offers"] - frame["by_deadline"]
+    fig = go.Figure([
+        go.Bar(x=frame["days_to_offer"], y=frame["by_deadline"], name=deadline_label, marker_color="#43a047"),
+        go.Bar(x=frame["days_to_offer"], y=late, name="> " + deadline_label, marker_color="#e53935"),
+    ])
+    fig.add_vline(x=deadline_days, line_dash="dash", line_color="#616161")
+    fig.update_layout(title=title, barmode="stack", xaxis_title=x_label, yaxis_title=y_label,
+                      legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def kept_rates(frame: pd.DataFrame, label: str, title: str, y_label: str) -> go.Figure:
+    """Grouped bars of the instalment kept rate per segment, one colour per plan type (column `label`)."""
+    fig = px.bar(frame, x="segment", y="kept_rate", color=label, barmode="group", title=title,
+                 labels={"segment": "", "kept_rate": y_label, label: ""})
+    fig.update_layout(yaxis_tickformat=".0%", legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
+
+
+def plan_vs_control(frame: pd.DataFrame, title: str, y_label: str) -> go.Figure:
+    """Cure rates of plans and of their control per group (`group`, `series`, `rate`, `low`, `high`)."""
+    fig = go.Figure()
+    for series, colour in zip(frame["series"].unique(), ("#1e88e5", "#9e9e9e", "#fb8c00"), strict=False):
+        part = frame[frame["series"] == series]
+        fig.add_trace(go.Bar(
+            x=part["group"], y=part["rate"], name=series, marker_color=colour,
+            error_y={"type": "data", "symmetric": False, "array": (part["high"] - part["rate"]).fillna(0),
+                     "arrayminus": (part["rate"] - part["low"]).fillna(0)},
+        ))
+    fig.update_layout(title=title, barmode="group", yaxis_tickformat=".0%", yaxis_title=y_label,
+                      legend_title_text="", margin={"t": 48, "b": 24})
     return fig

@@ -1,4 +1,5 @@
-"""The `portal` command: demo, load, query, derive, audit, alerts, users, tokens, serve.
+"""The `portal` command: demo, load, query, derive, audit (verify, seal, rotate-key, re-anchor), alerts,
+users, tokens, backup, serve.
 
 While `portal serve` holds a database, each command on it except demo and serve hands its work to the
 server over loopback (portal/server/bridge.py): the same command function runs there, with its output
@@ -7,8 +8,8 @@ captured, so stdout, stderr and the exit code are the ones the command gives whe
 Adding a command: write `cmd_NAME(args) -> int` that prints with `file=args.io.out` (errors: raise
 CliError, one line; never bare print or sys.stdout), reads input only from `args.io.stdin`
 (`args.io.interactive` says whether that is a terminal), and add a subparser with
-`set_defaults(func=cmd_NAME)`. Give file arguments
-`type=path_arg`, so they resolve against the caller's directory when the server runs the command.
+`set_defaults(func=cmd_NAME)`. Give file arguments `type=path_arg`, so they resolve against the caller's
+directory when the server runs the command.
 A command that must prompt on the caller's terminal sets `prepare=fn(args) -> stdin text` as well.
 """
 
@@ -233,12 +234,49 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """Verify the complaint audit hash chain."""
+    """Verify the complaint audit trail: chain, keys, anchor and complaint rows (0 intact, 1 broken)."""
     from portal import complaints
 
     result = complaints.verify_chain(db=args.db)
     print(result.message, file=args.io.out)
     return EXIT_OK if result.ok else EXIT_BROKEN
+
+
+def _cli_actor(args: argparse.Namespace) -> str:
+    return f"cli:{args.io.user}"  # the caller's user, also when the server runs the command
+
+
+def cmd_audit_seal(args: argparse.Namespace) -> int:
+    """Key a legacy (unkeyed sha256) audit chain now."""
+    from portal import complaints
+
+    added = complaints.seal(db=args.db, actor=_cli_actor(args))
+    print(f"sealed: {added:,} events added" if added else "nothing to seal: the chain is already keyed",
+          file=args.io.out)
+    return EXIT_OK
+
+
+def cmd_audit_rotate(args: argparse.Namespace) -> int:
+    """Add a new audit key to the keyring and record the rotation on the chain."""
+    from portal import audit, complaints
+
+    new_id, event_id = complaints.rotate_key(db=args.db, actor=_cli_actor(args))
+    where = audit.key_file(config.db_path(args.db).resolve())
+    if event_id is None:
+        print(f"new audit key {new_id} in {where}; it signs the first event", file=args.io.out)
+    else:
+        print(f"new audit key {new_id} in {where}; rotation recorded as event {event_id}", file=args.io.out)
+    return EXIT_OK
+
+
+def cmd_audit_reanchor(args: argparse.Namespace) -> int:
+    """Start a new anchor after the old one was lost (only when the chain verifies otherwise)."""
+    from portal import audit, complaints
+
+    event_id = complaints.restart_anchor(db=args.db, actor=_cli_actor(args))
+    print(f"new anchor {audit.anchor_file(config.db_path(args.db).resolve())} starts at event {event_id}",
+          file=args.io.out)
+    return EXIT_OK
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -427,8 +465,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="complaint audit trail")
     audit_sub = p.add_subparsers(dest="audit_command", required=True)
-    v = audit_sub.add_parser("verify", help="check the hash chain and name the first broken entry")
+    v = audit_sub.add_parser("verify", help="check the chain, its keys, its anchor and the complaint rows; "
+                             "name the first broken entry")
     v.set_defaults(func=cmd_audit)
+    v = audit_sub.add_parser("seal", help="key a legacy unkeyed chain now (the first change also seals it)")
+    v.set_defaults(func=cmd_audit_seal)
+    v = audit_sub.add_parser("rotate-key", help="add a new signing key; old keys stay in the keyring to verify")
+    v.set_defaults(func=cmd_audit_rotate)
+    v = audit_sub.add_parser("re-anchor", help="start a new anchor after the old one was lost "
+                             "(refused unless the chain verifies otherwise)")
+    v.set_defaults(func=cmd_audit_reanchor)
 
     p = sub.add_parser("alerts", help="KPI alerts (rules: portal/alert_rules.toml + setting alert_rules_file)")
     alerts_sub = p.add_subparsers(dest="alerts_command", required=True)

@@ -253,11 +253,18 @@ class TrackedCursor:
         self._count: tuple | None = None
 
     def _run(self, sql: str, parameters: Any, written: frozenset[str], counted: bool) -> None:
+        if not counted:
+            # bump first: the statement's own result (RETURNING rows, a script's last result) must be
+            # the one left on the cursor for the caller to fetch
+            self._bump(written)
+            self._cur.execute(sql, parameters)
+            return
         self._cur.execute(sql, parameters)
-        if counted:
-            self._count = self._cur.fetchone()
-            if self._count is not None and self._count[0] == 0:
-                return
+        self._count = self._cur.fetchone()
+        if self._count is None or self._count[0] > 0:
+            self._bump(written)
+
+    def _bump(self, written: frozenset[str]) -> None:
         for table in sorted(written - self._bumped):
             self._cur.execute(_BUMP_SQL, {"t": table})
             if self._in_tx:
@@ -284,11 +291,8 @@ class TrackedCursor:
         """Run one statement per parameter set; bump the version of the table it writes."""
         self._count = None
         with _write_lock:
+            self._bump(written_tables(sql))
             self._cur.executemany(sql, parameters)
-            for table in sorted(written_tables(sql) - self._bumped):
-                self._cur.execute(_BUMP_SQL, {"t": table})
-                if self._in_tx:
-                    self._bumped.add(table)
         return self
 
     def fetchone(self) -> tuple | None:

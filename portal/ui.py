@@ -10,9 +10,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
+import pandera.pandas as pa
 import streamlit as st
 
-from portal import auth, config, db, export, i18n, masking, navigation
+from portal import auth, columns, config, db, export, i18n, masking, navigation, schemas
 from portal.auth_types import User
 from portal.i18n import t
 
@@ -281,7 +282,7 @@ def run_query(name: str, **params: Any) -> pd.DataFrame:
     """Run a named query through a bounded cache keyed by database, data version, role and params."""
     db_path = str(config.db_path().resolve())
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
-    return _cached_query(name, db_path, data_version(db_path), current_role(), frozen).copy()
+    return _tagged(_cached_query(name, db_path, data_version(db_path), current_role(), frozen).copy(), name)
 
 
 def run_user_query(name: str, **params: Any) -> pd.DataFrame:
@@ -290,7 +291,14 @@ def run_user_query(name: str, **params: Any) -> pd.DataFrame:
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
     user = current_user()
     who = f"{current_role()}:{user.username if user else ''}"
-    return _cached_query(name, db_path, data_version(db_path), who, frozen).copy()
+    return _tagged(_cached_query(name, db_path, data_version(db_path), who, frozen).copy(), name)
+
+
+def _tagged(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    # the query's name rides along (pandas keeps attrs through copies, filters and renames), so that
+    # ui.table finds the result model that says how each column reads
+    frame.attrs["query"] = name
+    return frame
 
 
 def clear_caches() -> None:
@@ -370,62 +378,255 @@ def empty_state(key: str = "common.empty") -> None:
 
 
 TABLE_MAX_ROWS = 5_000  # rows sent to the browser; the downloads carry the whole result
+Model = type[pa.DataFrameModel]
+
+
+def _model_of(frame: pd.DataFrame, model: Model | None) -> Model | None:
+    return model if model is not None else schemas.RESULT_SCHEMAS.get(frame.attrs.get("query", ""))
+
+
+def table_config(frame: pd.DataFrame, model: Model | None = None,
+                  codes: dict[str, str] | None = None) -> dict[str, Any]:
+    """st.column_config for every column of frame, in the current language, from the result model's
+    declared kinds and labels (columns.specs_for): counts with thousands separators, rates as percents,
+    amounts in ¥ with 2 decimals, dates and times in the portal's time zone, codes as their labels."""
+    zone = config.setting("timezone")
+    out: dict[str, Any] = {}
+    for name, spec in columns.specs_for(frame, _model_of(frame, model), codes).items():
+        label, series = spec.label(), frame[name]
+        kind = spec.kind
+        text_values = series.dtype == object or pd.api.types.is_string_dtype(series)
+        if kind in ("date", "timestamp") and text_values or kind in ("count", "rate", "amount", "number") and (
+                text_values or pd.api.types.is_bool_dtype(series)):
+            kind = "text"  # a page put text in the column (a label, a placeholder): show it as it is
+        if kind == "count":
+            out[name] = st.column_config.NumberColumn(label, format="%,d")
+        elif kind == "rate":
+            out[name] = st.column_config.NumberColumn(label, format="percent")
+        elif kind == "amount":
+            out[name] = st.column_config.NumberColumn(label, format=f"¥%,.{spec.places}f")
+        elif kind == "number":
+            out[name] = st.column_config.NumberColumn(label, format=f"%,.{spec.places}f")
+        elif kind == "date":
+            out[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        elif kind == "timestamp":
+            aware = isinstance(series.dtype, pd.DatetimeTZDtype)
+            out[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm",
+                                                        timezone=zone if aware else None)
+        elif kind == "code" and pd.api.types.is_bool_dtype(series):
+            out[name] = st.column_config.CheckboxColumn(label)
+        elif kind == "code":
+            pairs = dict(columns.labelled_codes(spec, series.dropna().unique()))
+            out[name] = st.column_config.SelectboxColumn(label, options=list(pairs), format_func=pairs.get)
+        else:
+            out[name] = st.column_config.TextColumn(label)
+    return out
+
+
+def download_bytes(frame: pd.DataFrame, fmt: str, role: str, specs: dict[str, columns.ColumnSpec] | None = None,
+                   lang: str | None = None) -> bytes:
+    """What a table's download holds, personal data masked for role: `csv` keeps the contract's column
+    names and raw values (byte-equal to `portal query --format csv` but for its BOM and CRLF rows);
+    `xlsx` has the labels of lang as headers, codes as labels and typed cells (see export)."""
+    masked = masking.mask_frame(frame, role)
+    if fmt == "csv":
+        return export.to_csv_bytes(export.dates_as_text(masked))
+    return export.to_xlsx_bytes(masked, specs=specs, lang=lang)
 
 
 def downloads(frame: pd.DataFrame, stem: str, key: str,
-              full: Callable[[], pd.DataFrame] | None = None) -> None:
-    """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked.
-
-    The files (and their masking) are built only when a button is clicked, so a large table does not
+              full: Callable[[], pd.DataFrame] | None = None, model: Model | None = None,
+              codes: dict[str, str] | None = None) -> None:
+    """CSV and XLSX download buttons for what is on screen, safe from formula injection, PII masked
+    (download_bytes). The files are built only when a button is clicked, so a large table does not
     slow every rerun. `full`, when given, fetches every row at click time (the screen shows a first part).
     """
-    role = current_role()
+    role, lang = current_role(), i18n.language()
+    specs = columns.specs_for(frame, _model_of(frame, model), codes)
 
-    def masked() -> pd.DataFrame:
-        return export.dates_as_text(masking.mask_frame(frame if full is None else full(), role))
+    def rows() -> pd.DataFrame:
+        return frame if full is None else full()
 
     left, right, _ = st.columns([1, 1, 6])
     left.download_button(
-        t("common.download_csv"), lambda: export.to_csv_bytes(masked()), file_name=f"{stem}.csv",
+        t("common.download_csv"), lambda: download_bytes(rows(), "csv", role), file_name=f"{stem}.csv",
         mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
     )
-    too_large = len(frame) > export.XLSX_MAX_ROWS  # unknown for `full` until clicked: to_xlsx_bytes checks
+    too_large = len(frame) > export.XLSX_MAX_ROWS  # unknown for `full` until clicked
     right.download_button(
-        t("common.download_xlsx"), lambda: export.to_xlsx_bytes(masked()), file_name=f"{stem}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        t("common.download_xlsx"), lambda: download_bytes(rows(), "xlsx", role, specs, lang),
+        file_name=f"{stem}.xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large,
         help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
     )
 
 
 def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None,
-          full: Callable[[], pd.DataFrame] | None = None) -> None:
+          full: Callable[[], pd.DataFrame] | None = None, *, model: Model | None = None,
+          codes: dict[str, str] | None = None, total: int | None = None, select: bool = False,
+          selected: int | None = None, styler: Callable[[pd.DataFrame], Any] | None = None) -> int | None:
     """A sortable table (cells are shown as text, never HTML) with CSV and XLSX downloads.
 
-    Personal-data columns (name, mobile, id_number, *_mobile, raw_row, narrative...) are masked;
-    show one clear value only through reveal_button(). At most TABLE_MAX_ROWS rows go to the browser
-    (a caption says so); the downloads hold every row. A page whose query can return millions of rows
+    Each column reads as its result model declares (`model`, else the named query the frame came from,
+    else the column's name across all result models): labelled headers in the current language, counts,
+    percents, ¥ amounts, dates and code labels; an empty cell shows "–". Personal-data columns (name,
+    mobile, id_number, *_mobile, raw_row, narrative...) are masked; show one clear value only through
+    reveal_button(). At most TABLE_MAX_ROWS rows go to the browser (a caption says so, with `total` when
+    the page knows it); the downloads hold every row. A page whose query can return millions of rows
     fetches only the first TABLE_MAX_ROWS + 1 and passes `full`, which the downloads run on click.
+
+    With `select`, one row can be picked (`selected` is the row picked when the page opens, from the
+    URL); the picked row's position in frame is returned (None when no row is picked). `styler` maps the
+    shown frame to a pandas Styler (row colours).
     """
     if frame.empty:
         empty_state()
-        return
-    shown = export.dates_as_text(masking.mask_frame(frame.head(TABLE_MAX_ROWS), current_role()))
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config, key=f"{key}_table")
+        return None
+    shown = masking.mask_frame(frame.head(TABLE_MAX_ROWS), current_role())
+    config_ = {**table_config(shown, _model_of(frame, model), codes), **(column_config or {})}
+    data = styler(shown) if styler is not None else shown
+    options: dict[str, Any] = {}
+    if select:
+        _note_fresh(key, f"{key}_table")
+        options = {"on_select": "rerun", "selection_mode": "single-row"}
+        if selected is not None and 0 <= selected < len(shown):
+            options["selection_default"] = {"selection": {"rows": [selected], "columns": [], "cells": []}}
+    event = st.dataframe(data, hide_index=True, width="stretch", column_config=config_, key=f"{key}_table",
+                         placeholder=columns.EMPTY, **options)
     if len(frame) > TABLE_MAX_ROWS:
-        if full is None:
-            st.caption(t("common.table_truncated", shown=TABLE_MAX_ROWS, total=len(frame)))
+        if full is None or total is not None:
+            st.caption(t("common.table_truncated", shown=TABLE_MAX_ROWS, total=total or len(frame)))
         else:
             st.caption(t("common.table_limited", shown=TABLE_MAX_ROWS))
-    downloads(frame, stem, key, full=full)
+    downloads(frame, stem, key, full=full, model=model, codes=codes)
+    rows = list(event.selection.rows) if select and event is not None else []
+    return int(rows[0]) if rows else None
 
 
-def chart(fig: Any, key: str) -> None:
-    """A Plotly chart; its toolbar downloads it as PNG."""
-    st.plotly_chart(
+def chart(fig: Any, key: str, select: bool = False) -> list[dict]:
+    """A Plotly chart; its toolbar downloads it as PNG. With `select`, a click on a bar, cell or stage
+    picks it: the picked points are returned (an empty list when none is picked)."""
+    options: dict[str, Any] = {"on_select": "rerun", "selection_mode": "points"} if select else {}
+    if select:
+        _note_fresh(key, key)
+    event = st.plotly_chart(
         fig, width="stretch", key=key,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}},
+        **options,
     )
+    return list(event.selection.points) if select and event is not None else []
+
+
+def _note_fresh(source: str, widget_key: str) -> None:
+    # a widget drawn for the first time (a link just opened, or the page just switched to) holds no
+    # pick of the user's yet: its empty selection must not clear what the URL says
+    st.session_state[f"_drill_fresh_{source}"] = widget_key not in st.session_state
+
+
+def _picked_anew(source: str, current: Any) -> bool:
+    """Whether the user changed the pick on `source` (a selectable chart or table key) since its last run."""
+    seen = f"_drill_seen_{source}"
+    fresh = st.session_state.get(f"_drill_fresh_{source}", True)
+    changed = not fresh and st.session_state.get(seen) != current
+    st.session_state[seen] = current
+    return changed
+
+
+def url_selection(source: str, current: dict[str, str] | None, fields: Iterable[str]) -> None:
+    """Keep a figure's selection in the URL, so that a shared link reopens the same drill-down.
+
+    When the user picked something new on `source` (a chart or table key) since the last run, the URL
+    keys `fields` get its values; when they cleared it, the keys go. A figure drawn for the first time
+    (a link just opened, a page switched to) has no pick yet: the URL is left as it is.
+    """
+    fields = tuple(fields)
+    changed = _picked_anew(source, current)
+    if changed:
+        st.session_state.pop(_kept_key(fields), None)
+        for field in fields:
+            value = (current or {}).get(field)
+            if value is None:
+                if field in st.query_params:
+                    del st.query_params[field]
+            else:
+                st.query_params[field] = str(value)
+
+
+def pick_into(source: str, current: Any, state_key: str, options: Iterable[Any]) -> None:
+    """When the user picked something new on `source` (a chart or table key) since the last run, make it
+    the value of the widget `state_key` (drawn later in the run); a cleared pick resets the widget. A
+    value the widget does not offer is ignored."""
+    if _picked_anew(source, current) and current in list(options):
+        st.session_state[state_key] = current
+
+
+def keep_in_url(values: dict[str, Any]) -> None:
+    """Write the given widget values into the URL (an empty one removes its key), as the sidebar
+    filters do, so that a shared link reopens the same view."""
+    for key, value in values.items():
+        if value is None or value == "":
+            if key in st.query_params:
+                del st.query_params[key]
+        else:
+            st.query_params[key] = str(value)
+
+
+def _kept_key(fields: tuple[str, ...]) -> str:
+    return "_kept_drill_" + "|".join(fields)
+
+
+def url_values(fields: Iterable[str]) -> dict[str, str] | None:
+    """The drill-down selection the URL holds under `fields`, or None unless every one is there.
+
+    Streamlit drops the URL's keys on a page switch: a selection seen in this session (and not
+    cleared since) is put back, as the sidebar filters are.
+    """
+    fields = tuple(fields)
+    values = {f: st.query_params.get(f) for f in fields}
+    if all(values.values()):
+        st.session_state[_kept_key(fields)] = values
+        return values
+    kept = st.session_state.get(_kept_key(fields))
+    if kept and not any(values.values()):
+        for field, value in kept.items():
+            st.query_params[field] = value
+        return dict(kept)
+    return None
+
+
+def clear_url(fields: Iterable[str], tables: Iterable[str] = ()) -> None:
+    """Drop a drill-down's URL keys and the row picked in its tables (a button's on_click)."""
+    st.session_state.pop(_kept_key(tuple(fields)), None)
+    for field in fields:
+        if field in st.query_params:
+            del st.query_params[field]
+    for key in tables:
+        st.session_state[f"{key}_table"] = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
+def drill_down(name: str, params: dict[str, Any], title: str, stem: str, key: str, fields: Iterable[str],
+               total: int | None = None, tables: Iterable[str] = (), title_values: dict[str, str] | None = None,
+               subject: str | None = None) -> pd.DataFrame:
+    """The rows behind a picked figure: the named drill-down query `name` run with `params`, at most
+    TABLE_MAX_ROWS of them on screen (all in the downloads), masked like every table, with a button that
+    clears the selection (`fields` in the URL, the picked row of `tables`).
+
+    `title` is a catalogue key filled with `title_values` (labels and validated dates only: a heading
+    renders markdown); `subject` (an agent ID, which is user data) is shown as plain text under it.
+    """
+    with st.container(border=True, key=f"{key}_drill"):
+        head, button = st.columns([5, 1], vertical_alignment="center")
+        head.subheader(t(title, **(title_values or {})))
+        button.button(t("drill.clear"), key=f"{key}_clear", icon=":material/close:", on_click=clear_url,
+                      args=(tuple(fields), tuple(tables)))
+        if subject is not None:
+            plain_text(subject)
+        rows = run_query(name, row_limit=TABLE_MAX_ROWS + 1, **params)
+        count = total if total is not None else (len(rows) if len(rows) <= TABLE_MAX_ROWS else None)
+        if count is not None:
+            st.caption(t("drill.one" if count == 1 else "drill.count", n=count))
+        table(rows, stem, key, full=lambda: db.query(name, **params), total=total)
+    return rows
 
 
 def plain_text(value: object) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 import portal.startup  # noqa: F401 (registers the data layer's hooks, as every entry point does)
-from portal import db
+from portal import audit, db
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ROOT / "tests" / "data" / "external"
@@ -41,7 +40,7 @@ def demo_db_template(tmp_path_factory) -> Path:
 def demo_db(demo_db_template, tmp_path, monkeypatch) -> Path:
     """A private copy of the small demo database, set as PORTAL_DB for the test."""
     path = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db_template, path)
+    audit.copy_database(demo_db_template, path)  # with its audit keyring and anchor
     monkeypatch.setenv("PORTAL_DB", str(path))
     yield path
     db.close(path)

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from portal import charts, forecast, i18n, ui
+from portal import charts, drill, forecast, i18n, ui
 from portal.i18n import t
 
 ui.require_role("executive", "analyst", "compliance")
@@ -23,31 +23,70 @@ measure, measure_label = (
     ("loans", t("dash.delinquency.loans")) if view == "count"
     else ("outstanding", t("dash.delinquency.outstanding"))
 )
+st.caption(t("drill.hint"))
+bucket_columns = {"dq_as_of": "as_of", "dq_bucket": "bucket"}
 left, right = st.columns(2)
 with left:
-    ui.chart(charts.bucket_trend(buckets, measure, t("dash.delinquency.distribution_title"), measure_label),
-             "dq_distribution")
+    picked_bars = ui.chart(charts.bucket_trend(buckets, measure, t("dash.delinquency.distribution_title"),
+                                               measure_label), "dq_distribution", select=True)
 with right:
     shares = buckets.assign(share=buckets[measure] / buckets.groupby("as_of")[measure].transform("sum"))
     fig = charts.bucket_trend(shares, "share", t("dash.delinquency.share_title"), measure_label)
     fig.update_layout(yaxis_tickformat=".0%")
-    ui.chart(fig, "dq_share")
-ui.table(buckets, "delinquency_buckets", "dq_buckets")
+    picked_shares = ui.chart(fig, "dq_share", select=True)
+picked_row = ui.table(buckets, "delinquency_buckets", "dq_buckets", select=True,
+                      selected=drill.row_of(buckets, ui.url_values(drill.BUCKET_FIELDS), bucket_columns))
+ui.url_selection("dq_distribution", drill.point_pick(picked_bars, drill.BUCKET_FIELDS), drill.BUCKET_FIELDS)
+ui.url_selection("dq_share", drill.point_pick(picked_shares, drill.BUCKET_FIELDS), drill.BUCKET_FIELDS)
+ui.url_selection("dq_buckets", drill.row_pick(buckets, picked_row, bucket_columns), drill.BUCKET_FIELDS)
+bucket_pick = drill.bucket_params(ui.url_values(drill.BUCKET_FIELDS))
+if bucket_pick is not None:
+    as_of, bucket = bucket_pick["as_of"], bucket_pick["bucket"]
+    bar = buckets[(buckets["as_of"].dt.date == as_of) & (buckets["bucket"] == bucket)]
+    ui.drill_down("bucket_loans", {**bucket_pick, **dims},
+                  "drill.bucket_title", f"bucket_loans_{as_of.isoformat()}_{bucket}", "dq_bucket_loans",
+                  drill.BUCKET_FIELDS, total=int(bar["loans"].sum()) if not bar.empty else None,
+                  tables=("dq_buckets",),
+                  title_values={"bucket": i18n.label("bucket", bucket), "as_of": as_of.isoformat()})
 
 months = sorted({pd.Timestamp(m).date() for m in buckets["as_of"]}, reverse=True)
-roll_month = st.selectbox(t("dash.delinquency.roll_month"), months[1:] or months, key="dq_roll_month")
+roll_months = months[1:] or months
+roll_pick = drill.roll_params(ui.url_values(drill.ROLL_FIELDS))
+if "dq_roll_month" not in st.session_state and roll_pick is not None and roll_pick["as_of"] in roll_months:
+    st.session_state["dq_roll_month"] = roll_pick["as_of"]  # a shared link opens on its month
+roll_month = st.selectbox(t("dash.delinquency.roll_month"), roll_months, key="dq_roll_month")
 rolls = ui.run_query("roll_rates", start=roll_month, end=roll_month + dt.timedelta(days=1), **dims)
 if rolls.empty:
     st.info(t("dash.delinquency.no_next_month"))
 else:
+    roll_columns = {"dq_roll_as_of": "as_of", "dq_roll_from": "from_bucket", "dq_roll_to": "to_bucket"}
     left, right = st.columns(2)
     with left:
-        ui.chart(charts.roll_matrix(rolls, t("dash.delinquency.roll_title", month=roll_month.isoformat())),
-                 "dq_roll_matrix")
+        picked_cells = ui.chart(charts.roll_matrix(rolls, t("dash.delinquency.roll_title",
+                                                            month=roll_month.isoformat())),
+                                "dq_roll_matrix", select=True)
     with right:
         ui.chart(charts.roll_sankey(rolls, t("dash.delinquency.sankey_title", month=roll_month.isoformat())),
                  "dq_sankey")
-    ui.table(rolls, "roll_rates", "dq_rolls")
+    picked_roll = ui.table(rolls, "roll_rates", "dq_rolls", select=True,
+                           selected=drill.row_of(rolls, ui.url_values(drill.ROLL_FIELDS), roll_columns))
+    cell = drill.point_pick(picked_cells, drill.ROLL_FIELDS[1:])
+    ui.url_selection("dq_roll_matrix", {"dq_roll_as_of": roll_month.isoformat(), **cell} if cell else None,
+                     drill.ROLL_FIELDS)
+    ui.url_selection("dq_rolls", drill.row_pick(rolls, picked_roll, roll_columns), drill.ROLL_FIELDS)
+    roll_pick = drill.roll_params(ui.url_values(drill.ROLL_FIELDS))
+    if roll_pick is not None:
+        flow = rolls[(rolls["as_of"].dt.date == roll_pick["as_of"]) & (rolls["from_bucket"] == roll_pick["from_bucket"])
+                     & (rolls["to_bucket"] == roll_pick["to_bucket"])]
+        ui.drill_down(
+            "roll_rate_loans", {**roll_pick, **dims},
+            "drill.roll_title",
+            f"roll_rate_loans_{roll_pick['as_of'].isoformat()}_{roll_pick['from_bucket']}_{roll_pick['to_bucket']}",
+            "dq_roll_loans", drill.ROLL_FIELDS, total=int(flow["loans"].sum()) if not flow.empty else None,
+            tables=("dq_rolls",),
+            title_values={"from_bucket": i18n.label("bucket", roll_pick["from_bucket"]),
+                          "to_bucket": i18n.label("bucket", roll_pick["to_bucket"]),
+                          "as_of": roll_pick["as_of"].isoformat()})
 
 vintage = ui.run_query("vintage_curves", **dims)
 if not vintage.empty:

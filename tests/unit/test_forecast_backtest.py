@@ -97,26 +97,43 @@ def test_backtest_origins_agree_with_the_forecast_query(two_apr):
         assert float(r.forecast_balance) == float(apr.loc[r.bucket, "forecast_balance"])
 
 
-# The demo book (tests/conftest.py: 2,000 loans, seed 11; 12 month-ends, so k = 6 leaves 5 origins one
-# month ahead and 3 origins three months ahead). Measured, not tuned: at this size the delinquent book is
-# about 60 loans, and one month ahead the naive forecast wins; three months ahead the forecast wins.
-# docs/FORECAST.md has the figures at 20,000 and 50,000 loans, where the forecast wins at both horizons.
-DEMO_MEASURED = {1: (5, 0.096995, 0.070185, "naive"), 3: (3, 0.132208, 0.229151, "forecast")}
-
-
-def test_demo_book_forecast_against_naive(demo_db):
+def test_backtest_errors_on_the_demo_are_the_definition_recomputed(demo_db):
+    """On the small test demo (12 month-ends, so k = 6 leaves 5 origins one month ahead and 3 three
+    months ahead) the naive error is |M1+(t) - M1+(t+h)| / M1+(t+h), recomputed from
+    delinquency_buckets by hand, and the forecast error is the backtest rows' own mean."""
     months = [pd.Timestamp(m).date() for m in db.query("month_ends", db=demo_db)["as_of"]]
     assert forecast.backtest_k(months, (1, 3), 6) == 6
     scores = forecast.accuracy((1, 3), 6, db=demo_db).set_index("horizon")
-    for h, (origins, f_mape, n_mape, winner) in DEMO_MEASURED.items():
-        assert scores.loc[h, "origins"] == origins
-        assert scores.loc[h, "forecast_mape"] == pytest.approx(f_mape, abs=5e-6)
-        assert scores.loc[h, "naive_mape"] == pytest.approx(n_mape, abs=5e-6)
-        assert scores.loc[h, "winner"] == winner
-    # the naive error, recomputed from delinquency_buckets by hand: |M1+(t) - M1+(t+h)| / M1+(t+h)
     buckets = db.query("delinquency_buckets", db=demo_db)
     m1 = buckets[buckets["bucket"] != "M0"].groupby("as_of")["outstanding"].sum().astype(float).sort_index()
     values = m1.to_numpy()
-    for h in (1, 3):
+    for h, origins in ((1, 5), (3, 3)):
+        assert scores.loc[h, "origins"] == origins
         errors = [abs(values[i] - values[i + h]) / values[i + h] for i in range(6, len(values) - h)]
         assert scores.loc[h, "naive_mape"] == pytest.approx(sum(errors) / len(errors))
+        back = db.query("roll_forecast_backtest", db=demo_db, horizon=str(h))
+        m1_rows = back[back["bucket"] == "M1+"]
+        assert len(m1_rows) == origins
+        assert scores.loc[h, "forecast_mape"] == pytest.approx(m1_rows["abs_pct_error"].astype(float).mean())
+
+
+@pytest.fixture(scope="module")
+def default_demo(tmp_path_factory):
+    """The book `portal demo` builds by default (50,000 loans, seed 7), at a fixed end month."""
+    from portal import demo
+
+    path = tmp_path_factory.mktemp("demo50k") / "demo.duckdb"
+    demo.build(path, loans=50_000, seed=7, end_month=dt.date(2026, 10, 31))
+    yield path
+    db.close(path)
+
+
+@pytest.mark.slow
+def test_the_forecast_beats_naive_on_the_default_demo_book(default_demo):
+    """Issue 19: lower MAPE of the delinquent balance than "next month = this month" at h = 1 and 3.
+    Measured, not tuned: 2.48% vs 2.52% one month ahead (a thin margin), 2.66% vs 4.63% three ahead;
+    two months ahead naive wins (3.58% vs 3.20%), and the page says so."""
+    scores = forecast.accuracy((1, 3), 6, db=default_demo).set_index("horizon")
+    for h in (1, 3):
+        assert scores.loc[h, "forecast_mape"] < scores.loc[h, "naive_mape"], scores
+        assert scores.loc[h, "winner"] == "forecast"

@@ -276,6 +276,7 @@ def test_create_and_move_an_action_on_the_audit_trail(book):
     assert events["to_value"].tolist() == ["planned", "in_progress", "done", "reviewed"]
     assert events["from_value"].tolist()[1:] == ["planned", "in_progress", "done"]
     assert events["actor"].tolist() == ["alice", "bob", "bob", "bob"]
+    assert complaints.ensure_creation_events(book) == 4  # the fixture wrote its complaints in SQL: backfill
     assert complaints.verify_chain(db=book).ok
     with pytest.raises(improvement.ActionError):
         improvement.create_action({**FORM, "owner": ""}, "alice", db=book)
