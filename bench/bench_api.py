@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from bench.run import machine, sample_params
-from portal import auth, db, masking
+from portal import audit, auth, db, masking
 from portal.server import render
 
 HERE = Path(__file__).resolve().parent
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         database, source = workdir / "bench_api.duckdb", args.db
         db.close(Path(args.db))
-        shutil.copy(args.db, database)
+        audit.copy_database(args.db, database)  # with its audit keyring and anchor
     info = machine()
     counts = db.table_counts(db=database)
     book = {"loans": counts["loans"], "contacts": counts["contacts"]}
@@ -279,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     write(Path(args.out), section)
     if not args.in_place:
-        for suffix in ("", ".wal", ".session-key", ".server.json"):
+        for path in [database, *audit.companion_files(database)]:
+            path.unlink(missing_ok=True)
+        for suffix in (".wal", ".session-key", ".server.json"):
             Path(str(database) + suffix).unlink(missing_ok=True)
     return 0 if not local["errors"] and not api["errors"] else 1
 

@@ -182,13 +182,38 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """Copy the database into a new file from one consistent snapshot (works while the server runs)."""
-    from portal import db
+    """Copy the database into a new file from one consistent snapshot (works while the server runs),
+    with the audit keyring and anchor that live beside it (a copy without them cannot be verified)."""
+    import shutil
+
+    from portal import audit, db
 
     started = time.perf_counter()
-    out = db.backup(args.file, db=args.db)
+    source, target = config.db_path(args.db).resolve(), Path(args.file)
+    # The anchor before the snapshot (an anchor behind its database verifies, one ahead of it does not),
+    # the keyring after it (keys are only ever added, so it holds every key the snapshot's events use).
+    anchor = (audit.anchor_file(source), audit.anchor_file(target))
+    keyring = (audit.key_file(source), audit.key_file(target))
+    companions = [(a, b) for a, b in (anchor, keyring) if a is not None and b is not None and a.exists()
+                  and a.resolve() != b.resolve()]
+    if target.resolve() != source and target.exists():
+        raise CliError(f"{target.resolve()} exists already: give a new file name")
+    for _, copy in companions:
+        if copy.exists():
+            raise CliError(f"{copy} exists already: give a new file name")
+    if target.resolve() != source and not target.exists() and anchor in companions:
+        shutil.copy2(*anchor)
+    try:
+        out = db.backup(target, db=args.db)
+    except db.PortalDBError:
+        if anchor in companions and not target.exists():
+            anchor[1].unlink(missing_ok=True)
+        raise
+    if keyring in companions:
+        shutil.copy2(*keyring)
     size = out.stat().st_size / 2**20
-    print(f"backup {out}: {size:.0f} MiB in {time.perf_counter() - started:.1f} s", file=args.io.out)
+    extra = " with its audit keyring and anchor" if companions else ""
+    print(f"backup {out}{extra}: {size:.0f} MiB in {time.perf_counter() - started:.1f} s", file=args.io.out)
     return EXIT_OK
 
 

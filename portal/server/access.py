@@ -1,7 +1,7 @@
 """Which roles may run each named query through the API: the roles of the pages that show it.
 
-A page declares the queries it shows by calling `ui.run_query("NAME", ...)` (or `run_user_query`); those
-calls are read from the page scripts, so a new page or query needs no second list. Queries that pages
+A page declares the queries it shows by calling `ui.run_query("NAME", ...)` (or `run_user_query`, or
+`ui.drill_down("NAME", ...)` for the rows behind a chart); those calls are read from the page scripts, so a new page or query needs no second list. Queries that pages
 show through a domain module (the board pack, the what-if, the risk model) or the shared sidebar are
 named in SHOWN_ELSEWHERE. A query no page shows is for admins only.
 """
@@ -14,7 +14,7 @@ from functools import cache
 from portal import navigation
 from portal.config import PACKAGE_DIR
 
-_CALL_RE = re.compile(r"""\brun_(?:user_)?query\(\s*["']([a-z][a-z0-9_]*)["']""")
+_CALL_RE = re.compile(r"""\b(?:run_(?:user_)?query|drill_down)\(\s*["']([a-z][a-z0-9_]*)["']""")
 SIDEBAR_PAGES = ("overview", "delinquency", "funnels", "channels")
 SHOWN_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "filter_options": SIDEBAR_PAGES,  # ui.sidebar_filters

@@ -10,11 +10,10 @@ new tab, a shared filtered link that survives sign-in, and `systemctl stop` (SIG
 from __future__ import annotations
 
 import secrets
-import shutil
 
 import pytest
 
-from portal import auth, db
+from portal import audit, auth, db
 from portal.i18n import t
 from portal.server import runfile
 from tests.e2e.conftest import open_nav, wait_for_app
@@ -29,7 +28,7 @@ def service(demo_db_template, tmp_path_factory):
     """A demo book behind its own `portal serve`, with a staff account and an API token per role."""
     folder = tmp_path_factory.mktemp("service")
     book = folder / "portal.duckdb"
-    shutil.copy(demo_db_template, book)
+    audit.copy_database(demo_db_template, book)  # with its audit keyring and anchor
     accounts, tokens = {}, {}
     for role in ("executive", "compliance", "analyst", "admin"):
         password = secrets.token_urlsafe(12)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 
 import pandas as pd
 import pytest
 
-from portal import auth, complaints, db
+from portal import audit, auth, complaints, db
 from tests.fixtures_server import PortalServer, portal_cli
 
 ROLES = ("executive", "compliance", "analyst", "admin")
@@ -25,7 +24,7 @@ def served(demo_db_template, tmp_path_factory):
     """A demo copy behind `portal serve` (uploads limited to 1 MB), and a token per role plus a revoked one."""
     folder = tmp_path_factory.mktemp("api")
     book = folder / "portal.duckdb"
-    shutil.copy(demo_db_template, book)
+    audit.copy_database(demo_db_template, book)  # with its audit keyring and anchor
     tokens = {role: auth.create_token(f"t_{role}", role, db=book)[1] for role in ROLES}
     tokens["revoked"] = auth.create_token("t_old", "admin", db=book)[1]
     auth.revoke_token("t_old", db=book)

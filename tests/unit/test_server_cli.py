@@ -10,7 +10,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import stat
 import subprocess
@@ -20,7 +19,7 @@ import time
 
 import pytest
 
-from portal import auth, cli, db
+from portal import audit, auth, cli, db
 from portal.server import bridge, runfile
 from tests.fixtures_server import PortalServer, portal_cli
 
@@ -69,7 +68,7 @@ def _fresh_book(template, folder):
     for old in folder.iterdir():
         old.unlink()
     path = folder / "portal.duckdb"
-    shutil.copy(template, path)
+    audit.copy_database(template, path)  # with its audit keyring and anchor
     for file, text in (("good.csv", GOOD), ("mixed.csv", MIXED), ("all_bad.csv", ALL_BAD)):
         (folder / file).write_text(text, encoding="utf-8")
     return path
@@ -193,7 +192,8 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
         assert code == 2 and "portal: the two passwords differ" in screen
         # an online backup while the server holds the file
         backup = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
-        assert backup.returncode == 0 and backup.stdout.startswith(f"backup {tmp_path / 'nightly.duckdb'}: "), backup.stderr
+        assert backup.returncode == 0, backup.stderr
+        assert backup.stdout.startswith(f"backup {tmp_path / 'nightly.duckdb'} with its audit keyring and anchor: ")
         again = portal_cli(demo_db, "backup", "nightly.duckdb", cwd=tmp_path)
         assert again.returncode == 2 and again.stderr == f"portal: {tmp_path / 'nightly.duckdb'} exists already: give a new file name\n"
     finally:
@@ -202,5 +202,7 @@ def test_runfile_while_serving_a_second_server_is_refused_and_the_bridge_wants_t
     assert not runfile.path_for(demo_db).exists() and "portal stopped" in server.log()
     restored = portal_cli(tmp_path / "nightly.duckdb", "users", "list")
     assert restored.returncode == 0 and "admin\tadmin" in restored.stdout
+    verified = portal_cli(tmp_path / "nightly.duckdb", "audit", "verify")  # the copy's chain checks out
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     assert db.table_counts(db=tmp_path / "nightly.duckdb") == db.table_counts(db=demo_db)
     db.close()
