@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import db, derived, taxonomy
 
 HERE = Path(__file__).resolve().parent

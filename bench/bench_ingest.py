@@ -22,6 +22,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
+
 HERE = Path(__file__).resolve().parent
 LOANS = 100_000
 CUSTOMERS = 50_000

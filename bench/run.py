@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import db, derived
 
 CONTACTS_PER_LOAN = 20

@@ -1,15 +1,18 @@
 """Deterministic synthetic data: a realistic lender with 12 month-ends of collections history.
 
 Everything is drawn from one seeded numpy Generator, so the same (loans, seed, end_month) gives the
-same database. Numbers are drawn vectorised in numpy and formatted into IDs by DuckDB, so 50,000
-loans take seconds and 1,000,000 loans about a minute.
+same database. By default the book ends at the last month-end before today, so its SLA clocks and on-time
+figures read like a live book; pass end_month (`portal demo --end-month YYYY-MM`) to pin a build.
+Numbers are drawn vectorised in numpy and formatted into IDs by DuckDB, so 50,000 loans take seconds
+and 1,000,000 loans about a minute.
 
 Planted effects (recovered by tests and the improvement loop):
 - the `challenger` strategy calls earlier and more often and cures about 6 points more M1 loans;
 - cure rates rise with right-party contact and promises to pay (channel mix matters);
 - eight agents call in quiet hours and bunch their calls over the daily caps;
 - complaints are likelier after heavy, off-hours or third-party contact;
-- agency AG03 capped connected calls from PLANTED_ACTION_START, cutting its complaint rate to 0.4x.
+- agency AG03 capped connected calls from planted_action_start(end_month) (five months before the last
+  month-end), cutting its complaint rate to 0.4x.
 """
 
 from __future__ import annotations
@@ -26,10 +29,9 @@ import pandas as pd
 from portal import complaints as complaint_log
 from portal import config, db, derived, taxonomy
 
-DEFAULT_END_MONTH = dt.date(2026, 10, 31)
+FIXED_END_MONTH = dt.date(2026, 10, 31)  # the end month tests pin, so their expectations never move
 MONTHS = 12
 BURN_IN_MONTHS = 6
-PLANTED_ACTION_START = dt.date(2026, 5, 1)
 PLANTED_AGENCY = "AG03"
 N_AGENCIES = 5
 BAD_AGENT_COUNT = 8
@@ -84,6 +86,24 @@ def month_ends(end_month: dt.date, months: int = MONTHS) -> list[dt.date]:
     return out[::-1]
 
 
+def current_end_month(today: dt.date | None = None) -> dt.date:
+    """The last month-end before today (in the portal's timezone): a demo ending there reads as a live book."""
+    if today is None:
+        from zoneinfo import ZoneInfo
+
+        today = dt.datetime.now(ZoneInfo(config.setting("timezone"))).date()
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+def planted_action_start(end_month: dt.date) -> dt.date:
+    """The first day of the month five months before end_month's: when agency AG03's planted action starts."""
+    months = end_month.year * 12 + end_month.month - 1 - 5
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+PLANTED_ACTION_START = planted_action_start(FIXED_END_MONTH)
+
+
 def _id_numbers(rng: np.random.Generator, region_codes: np.ndarray) -> np.ndarray:
     n = len(region_codes)
     birth = pd.to_datetime("1965-01-01") + pd.to_timedelta(rng.integers(0, 38 * 365, n), unit="D")
@@ -113,9 +133,14 @@ def _customers(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
-          end_month: dt.date = DEFAULT_END_MONTH, contacts_scale: float = 1.0) -> DemoSummary:
-    """Build (replace) the demo data in the database at path and return what was written."""
+          end_month: dt.date | None = None, contacts_scale: float = 1.0) -> DemoSummary:
+    """Build (replace) the demo data in the database at path and return what was written.
+
+    end_month defaults to current_end_month(): the last month-end before today.
+    """
     started = time.perf_counter()
+    end_month = end_month or current_end_month()
+    planted_start = planted_action_start(end_month)
     rng = np.random.default_rng(seed)
     ends = month_ends(end_month)
     all_ends = month_ends(end_month, MONTHS + BURN_IN_MONTHS)
@@ -197,7 +222,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
         plan_sim.choose(mi, as_of, cohort, state, overdue, window_days, len(all_ends) - 1 - mi)
         contacts, flags, payments, complaints = _month_of_collections(
             rng, cohort, state, overdue, strategy, window_start, window_days, agent_agency, agent_is_bad,
-            contacts_scale, n_agents)
+            contacts_scale, n_agents, planted_start)
         prev_flags[cohort] = flags
         contact_parts.append(contacts)
         payment_parts.append(payments)
@@ -211,7 +236,8 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     complaints = _complaint_details(rng, pd.concat(complaint_parts, ignore_index=True), end_month)
     agents = pd.DataFrame({"agent_idx": np.arange(n_agents), "agency": agent_agency})
     plan_rows = _PlanRows(plan_sim, plan_frame, plan_requests, end_month)
-    counts = _write(path, customers, loans_df, snapshots, contacts, payments, complaints, agents, plan_rows)
+    counts = _write(path, customers, loans_df, snapshots, contacts, payments, complaints, agents, planted_start,
+                    plan_rows)
     _resolve_plan_requests(path, plan_rows)
     db.checkpoint(db=path)
     return DemoSummary(config.db_path(path), counts, time.perf_counter() - started)
@@ -252,7 +278,7 @@ def _transition(rng, state, dpd, months_in_bucket, flags, base_p_m1, strategy, m
 
 
 def _month_of_collections(rng, cohort, state, overdue, strategy, window_start, window_days, agent_agency,
-                          agent_is_bad, scale, n_agents):
+                          agent_is_bad, scale, n_agents, planted_start):
     """Contacts, payments and complaints for one month's delinquent cohort, plus per-loan flags."""
     k = len(cohort)
     if k == 0:
@@ -347,7 +373,7 @@ def _month_of_collections(rng, cohort, state, overdue, strategy, window_start, w
     lone_visit = np.bincount(contacts["pos"], weights=contacts["collectors"] == 1, minlength=k)
     agency = agent_agency[agent]
     p = 0.004 + 0.0015 * n_calls + 0.05 * (quiet_n > 0) + 0.012 * (third > 0) + 0.04 * (lone_visit > 0)
-    planted = (agency == int(PLANTED_AGENCY[2:])) & (window_start.date() >= PLANTED_ACTION_START)
+    planted = (agency == int(PLANTED_AGENCY[2:])) & (window_start.date() >= planted_start)
     p = np.where(planted, p * 0.4, p)
     p = np.where(agency == int(PLANTED_AGENCY[2:]), p * 1.8, p)
     hit = np.flatnonzero(rng.random(k) < np.clip(p, 0, 0.9))
@@ -399,7 +425,7 @@ def _complaint_details(rng, frame: pd.DataFrame, end_month: dt.date) -> pd.DataF
 
 
 def _write(path, customers, loans, snapshots, contacts, payments, complaints, agents,
-           plan_rows: _PlanRows | None = None) -> dict[str, int]:
+           planted_start: dt.date, plan_rows: _PlanRows | None = None) -> dict[str, int]:
     """Replace the six datasets and the planted improvement action in one transaction."""
 
     def work(cur):
@@ -477,7 +503,7 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
                     'excessive_call_frequency', 'Head of collections', $start,
                     'Dialler cap: at most 2 connected calls per debtor per day', 'complaints_per_10k_contacts',
                     NULL, 'done', 'agency', $agency, 'demo', now())""",
-                    {"agency": PLANTED_AGENCY, "start": PLANTED_ACTION_START})
+                    {"agency": PLANTED_AGENCY, "start": planted_start})
         for name in ("g_customers", "g_loans", "g_snapshots", "g_contacts", "g_payments", "g_complaints", "g_agents"):
             cur.unregister(name)
         if plan_rows is not None:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
 import pandera.pandas as pa
@@ -50,36 +51,151 @@ def oidc_configured() -> bool:
         return False
 
 
-def _start_session(user: User, source: str) -> None:
+# Sign-in that lasts: under `portal serve` a local sign-in is also a server-side session record behind
+# a signed, HttpOnly cookie that the server's /account/session route sets (a script cannot set cookies),
+# so a reload or a new tab signs the user in again from st.context.cookies. Under a bare `streamlit run`
+# (no custom routes) a sign-in lasts as long as the browser tab's session, as before.
+URL_NOTICES = ("signed_out", "expired", "disabled", "signin_link")
+
+
+def _redirect(url: str) -> None:
+    """Send the browser to a same-origin URL (the message st.login and st.logout use to leave the app)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        msg = ForwardMsg()
+        msg.auth_redirect.url = url
+        ctx.enqueue(msg)
+        st.session_state["_redirecting"] = True
+
+
+def redirecting() -> bool:
+    """Whether this run has sent the browser elsewhere (the page should stop drawing)."""
+    return bool(st.session_state.get("_redirecting"))
+
+
+def lasting_sign_in() -> bool:
+    """Whether sign-ins here are kept in a cookie (the portal server's routes are served)."""
+    from portal.server import state
+
+    return state.serving()
+
+
+def _cookie_session() -> str | None:
+    """The session id in this browser's sign-in cookie, when its signature checks out."""
+    from portal.server import state
+
+    value = st.context.cookies.get(auth.SESSION_COOKIE) if lasting_sign_in() else None
+    if not value or value == st.session_state.get("_dead_cookie"):
+        return None
+    session_id = auth.unsign_session(value, auth.session_key(state.db_path()))
+    if session_id is None:
+        st.session_state["_dead_cookie"] = value
+    return session_id
+
+
+def _start_session(user: User, source: str, web_session: str | None = None) -> None:
     # A fresh session state on every sign-in: nothing of the previous user's state survives.
     for key in [k for k in st.session_state if k != "lang"]:
         del st.session_state[key]
     st.session_state.user = user
     st.session_state.auth_source = source
     st.session_state.last_seen = auth.utcnow()
+    if web_session is not None:
+        st.session_state.web_session = web_session
 
 
-def sign_in(username: str, password: str) -> User:
-    """Check a local account's password and start its session; raises auth.AuthError."""
+def safe_next(value: str | None) -> str | None:
+    """A `next` target that is a same-origin page path, or None (no open redirect)."""
+    from portal.server.auth_routes import safe_next as check
+
+    return check(value, "") or None
+
+
+def current_location() -> str | None:
+    """This page's path and query string (e.g. /channels?product=cash_loan), for a sign-in's `next`."""
+    url = st.context.url
+    if not url:
+        return None
+    pairs = [(k, v) for k in st.query_params for v in st.query_params.get_all(k) if k != "notice"]
+    return safe_next((urlsplit(url).path or "/") + (f"?{urlencode(pairs)}" if pairs else ""))
+
+
+def sign_in(username: str, password: str, next_path: str | None = None) -> User:
+    """Check a local account's password and start its session; raises auth.AuthError.
+
+    Under the portal server the sign-in also gets a server-side session and the browser is sent to the
+    cookie route, which sets the cookie and goes on to next_path (default: home); see redirecting().
+    """
     user = auth.authenticate(username, password)
-    _start_session(user, "local")
+    web_session = auth.open_session(user.username) if lasting_sign_in() else None
+    _start_session(user, "local", web_session)
+    if web_session is not None:
+        from portal.server import auth_routes, state
+
+        browser = state.browser_token(st.context.cookies.get(auth_routes.XSRF_COOKIE))
+        code = state.handoff(web_session, safe_next(next_path) or "/", browser)
+        _redirect(f"{auth_routes.SESSION_PATH}?code={code}")
     return user
 
 
+def go_to(next_path: str | None) -> None:
+    """After a sign-in, open the page at a `next` path (with its query string), or home when it names no
+    page the user may open. The pages of this run were registered for the anonymous visitor, so the
+    switch happens on the next run, once the navigation knows the user's pages (follow_next)."""
+    st.session_state["_go_to"] = next_path or "/"
+    st.rerun()
+
+
+def follow_next() -> None:
+    """Called by the entry point after st.navigation: carry out a pending go_to."""
+    next_path = st.session_state.pop("_go_to", None)
+    if next_path is None:
+        return
+    parts = urlsplit(next_path)
+    key = parts.path.strip("/") or next(p.key for p in navigation.PAGES if p.default)
+    spec = next((p for p in navigation.PAGES if p.key == key), None)
+    if spec is None or not navigation.may_open(current_role(), spec.key):
+        spec, parts = next(p for p in navigation.PAGES if p.default), urlsplit("/")
+    st.switch_page(APP_PAGES / spec.script, query_params=parse_qsl(parts.query) or None)
+
+
 def sign_out(notice: str | None = "signed_out") -> None:
-    """End the session: drop the user and every piece of session state but the language."""
+    """End the session: drop the user and every piece of session state but the language.
+
+    A cookie-backed session is ended on the server too (every tab of it is signed out); signing out on
+    purpose also sends the browser through /account/signout, which clears the cookie.
+    """
+    web_session = st.session_state.get("web_session")
+    if web_session is not None:
+        auth.revoke_session(web_session, notice or "signed_out")
     for key in [k for k in st.session_state if k != "lang"]:
         del st.session_state[key]
     if notice:
         st.session_state.auth_notice = notice
+    if web_session is not None and notice == "signed_out" and lasting_sign_in():
+        from portal.server import auth_routes
+
+        _redirect(auth_routes.SIGNOUT_PATH)
 
 
 def session_guard() -> None:
-    """Each run: end an idle or disabled session with a message, adopt an OIDC identity, mark activity."""
+    """Each run: end an idle, disabled or revoked session with a message, resume one from the sign-in
+    cookie or adopt an OIDC identity, and mark activity."""
+    st.session_state.pop("_redirecting", None)
     now = auth.utcnow()
     user = current_user()
     source = st.session_state.get("auth_source")
-    if user is not None and auth.session_expired(st.session_state.get("last_seen"), now):
+    web_session = st.session_state.get("web_session")
+    if user is not None and web_session is not None:
+        fresh, why = auth.resume_session(web_session, now=now)
+        if fresh is None:
+            sign_out({"expired": "expired", "disabled": "disabled"}.get(why, "signed_out_elsewhere"))
+        elif fresh != user:
+            st.session_state.user = fresh
+    elif user is not None and auth.session_expired(st.session_state.get("last_seen"), now):
         if source == "oidc":
             st.logout()
         sign_out("expired")
@@ -89,6 +205,15 @@ def session_guard() -> None:
             sign_out("disabled")
         elif fresh != user:
             st.session_state.user = fresh
+    if current_user() is None and (cookie := _cookie_session()) is not None:
+        resumed, _ = auth.resume_session(cookie, now=now)
+        if resumed is not None:
+            notice = st.session_state.get("auth_notice")
+            _start_session(resumed, "local", cookie)
+            if notice:
+                st.session_state.auth_notice = notice
+        else:
+            st.session_state["_dead_cookie"] = st.context.cookies.get(auth.SESSION_COOKIE)
     if current_user() is None and oidc_configured() and st.user.get("is_logged_in", False):
         oidc_user = auth.oidc_user(st.user.to_dict())
         if oidc_user is not None:
@@ -97,11 +222,18 @@ def session_guard() -> None:
             st.session_state.auth_notice = "oidc_no_role"
     if current_user() is not None:
         st.session_state.last_seen = now
+    url_notice = st.query_params.get("notice")
+    if url_notice is not None:
+        del st.query_params["notice"]
+        if url_notice in URL_NOTICES:
+            st.session_state.setdefault("auth_notice", url_notice)
     notice = st.session_state.pop("auth_notice", None)
     if notice == "expired":
         st.warning(t("auth.expired", minutes=config.setting("session_timeout_minutes")), icon=":material/timer_off:")
     elif notice in ("signed_out", "disabled", "oidc_no_role"):
         st.info(t(f"auth.{notice}"), icon=":material/logout:")
+    elif notice in ("signin_link", "signed_out_elsewhere"):
+        st.info(t(f"service.auth.{notice}"), icon=":material/logout:")
 
 
 def account_box() -> None:
@@ -511,11 +643,14 @@ def require_role(*roles: str) -> User:
     return user
 
 
-def signin_prompt() -> None:
-    """The message shown instead of a page the session may not open."""
+def signin_prompt(next_path: str | None = None) -> None:
+    """The message shown instead of a page the session may not open, with a sign-in link that comes back
+    here (this page and its filters) afterwards."""
     st.warning(t("shell.signin_required"), icon=":material/lock:")
     if any(p.key == "signin" for p in navigation.PAGES):
-        st.page_link(str(APP_PAGES / "signin.py"), label=t("nav.signin"), icon=":material/login:")
+        target = safe_next(next_path) or current_location()
+        st.page_link(str(APP_PAGES / "signin.py"), label=t("nav.signin"), icon=":material/login:",
+                     query_params={"next": target} if target and target != "/" else None)
 
 
 def reveal_button(table: str, record_key: str, field: str, value: object, key: str) -> None:

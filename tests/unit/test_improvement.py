@@ -387,7 +387,7 @@ POWER_LOANS, POWER_SEED = 100_000, 7
 def power_demo(tmp_path_factory):
     """A 100,000-loan demo (about 10 s): the planted effects need more complaints than the small demo has."""
     path = tmp_path_factory.mktemp("improvement") / "demo.duckdb"
-    demo.build(path, loans=POWER_LOANS, seed=POWER_SEED)
+    demo.build(path, loans=POWER_LOANS, seed=POWER_SEED, end_month=demo.FIXED_END_MONTH)
     yield path
     db.close(path)
 
