@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import db, derived, taxonomy
 
 HERE = Path(__file__).resolve().parent
@@ -137,6 +138,41 @@ SYNTH = [
            case when r < 80 then received_at + to_days((hash(j, 36) % 40)::integer) end,
            case when r % 10 = 0 then 15 else 0 end, case when r % 20 = 0 then 'complex' end
     from base
+    """,
+    # repayment plans on 2% of the delinquent loan-months, agreed in the month after; a fifth of the
+    # complaints ask for a plan, and the portal offered one on half of those
+    """
+    insert into repayment_plans (plan_id, loan_id, complaint_id, plan_type, agreed_on, amount, instalments,
+                                 first_due_on, status)
+    with picked as (
+        select loan_id, as_of, overdue_amount,
+               case when hash(loan_id, as_of, 41) % 10 < 7 then 'instalments' else 'deferral' end as plan_type,
+               as_of + (1 + hash(loan_id, as_of, 42) % 27)::integer as agreed_on
+        from snapshots
+        where dpd > 0 and hash(loan_id, as_of, 40) % 50 = 0
+    )
+    select 'RP' || row_number() over (order by as_of, loan_id), loan_id, null, plan_type, agreed_on,
+           greatest(overdue_amount, 100), case when plan_type = 'deferral' then 1
+                                               else [3, 4, 6][1 + (hash(loan_id, 43) % 3)::bigint] end,
+           agreed_on + case when plan_type = 'deferral' then 30 else 7 + (hash(loan_id, 44) % 14)::integer end,
+           case when hash(loan_id, as_of, 45) % 33 = 0 then 'cancelled' else 'active' end
+    from picked
+    """,
+    """
+    update complaints set issue = 'repayment_plan_request', plan_type = 'instalments', plan_amount = 3000,
+                          plan_months = 6
+    where hash(complaint_id, 46) % 5 = 0
+    """,
+    """
+    insert into plan_offers (offer_id, complaint_id, loan_id, plan_type, amount, instalments, first_due_on, status,
+                             offered_by, offered_at, answered_by, answered_at)
+    select row_number() over (order by complaint_id), complaint_id, loan_id, 'instalments', 3000, 6,
+           (received_at + to_days((hash(complaint_id, 47) % 20)::integer))::date + 14,
+           case when hash(complaint_id, 48) % 3 = 0 then 'declined' else 'accepted' end, 'bench',
+           received_at + to_days((hash(complaint_id, 47) % 20)::integer), 'customer',
+           received_at + to_days((hash(complaint_id, 47) % 20)::integer + 2)
+    from complaints
+    where plan_type = 'instalments' and hash(complaint_id, 49) % 2 = 0
     """,
 ]
 

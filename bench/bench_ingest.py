@@ -22,6 +22,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
+
 HERE = Path(__file__).resolve().parent
 LOANS = 100_000
 CUSTOMERS = 50_000
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Reasons (first words): {full['reasons']}",
             "",
             "How validation runs: the pandera upload models in portal/schemas.py are the rule set; "
-            "portal/ingest.py compiles each model's checks into one vectorised DuckDB SQL pass over a staging "
+            "portal/ingest/ compiles each model's checks into one vectorised DuckDB SQL pass over a staging "
             "table filled by DuckDB's CSV reader. pandera itself does not touch the million rows; "
             "tests/unit/test_ingest.py checks that pandera's own lazy validation of the models flags the same "
             "cells as the SQL.",

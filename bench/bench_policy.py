@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import db, derived, policy
 
 HERE = Path(__file__).resolve().parent

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from bench.run import contacts_file, sample_params
 from portal import db
 

@@ -32,12 +32,20 @@ from pathlib import Path
 
 import pandas as pd
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import db, derived
 
 CONTACTS_PER_LOAN = 20
 PAGES = ("overview", "channels", "conduct", "improvement")
 SUPER_LINEAR = 1.15  # growth exponent above which a cost is flagged (1.0 = linear)
 SCAN_TABLES = ("loans", "snapshots", "contacts", "payments", "complaints", "customers")
+# the drill-down queries are timed as a page runs them: the first 5,000 rows and one more
+DRILL_DOWNS = ("bucket_loans", "roll_rate_loans", "funnel_stage_loans", "channel_contacts", "collector_contacts")
+DRILL_DOWN_ROWS = 5_001
+# Parameters beyond the required ones, where the default is not the case a page pays for: the forecast
+# at its longest horizon (6 month-ends ahead, 500 simulated paths each) and the backtest three months ahead
+# (the Delinquency page also runs it one month ahead, which is cheaper).
+QUERY_PARAMS = {"roll_forecast": {"horizon": "6", "k": "6"}, "roll_forecast_backtest": {"horizon": "3", "k": "6"}}
 
 
 def rss_reset() -> None:
@@ -115,16 +123,20 @@ def sample_params(name: str, database: Path) -> dict | None:
         # contact_check: one loan, checked an hour after the newest contact (a dialer asks about "now")
         "loan_id": db.scalar("select min(loan_id) from loans", db=database),
         "at": db.scalar("select max(contact_at) + interval 1 hour from contacts", db=database),
+        # drill-downs: a bucket, a roll-rate cell and a collector with rows, fetched as the page does
+        "bucket": "M1", "from_bucket": "M1", "to_bucket": "M2", "row_limit": DRILL_DOWN_ROWS,
+        "collector_id": db.scalar("select min(agent_id) from contacts", db=database),
     }
     out = {}
     for pname, spec in db.get_query(name).params.items():
-        if pname in samples and (spec.required or pname in ("start", "end")):
+        if pname in samples and (spec.required or pname in ("start", "end")
+                                 or pname == "row_limit" and name in DRILL_DOWNS):
             out[pname] = samples[pname]
         elif spec.required and spec.choices:
             out[pname] = spec.choices[0]
         elif spec.required:
             return None
-    return out
+    return {**out, **QUERY_PARAMS.get(name, {})}
 
 
 def scan_sql(name: str) -> list[str]:

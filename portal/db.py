@@ -17,6 +17,7 @@ through this module, even an UPDATE that keeps the row count.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import re
 import threading
@@ -34,6 +35,7 @@ import pandas as pd
 from portal import config
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 REQUIRED = object()
 _PARAM_RE = re.compile(
@@ -251,11 +253,18 @@ class TrackedCursor:
         self._count: tuple | None = None
 
     def _run(self, sql: str, parameters: Any, written: frozenset[str], counted: bool) -> None:
+        if not counted:
+            # bump first: the statement's own result (RETURNING rows, a script's last result) must be
+            # the one left on the cursor for the caller to fetch
+            self._bump(written)
+            self._cur.execute(sql, parameters)
+            return
         self._cur.execute(sql, parameters)
-        if counted:
-            self._count = self._cur.fetchone()
-            if self._count is not None and self._count[0] == 0:
-                return
+        self._count = self._cur.fetchone()
+        if self._count is None or self._count[0] > 0:
+            self._bump(written)
+
+    def _bump(self, written: frozenset[str]) -> None:
         for table in sorted(written - self._bumped):
             self._cur.execute(_BUMP_SQL, {"t": table})
             if self._in_tx:
@@ -282,11 +291,8 @@ class TrackedCursor:
         """Run one statement per parameter set; bump the version of the table it writes."""
         self._count = None
         with _write_lock:
+            self._bump(written_tables(sql))
             self._cur.executemany(sql, parameters)
-            for table in sorted(written_tables(sql) - self._bumped):
-                self._cur.execute(_BUMP_SQL, {"t": table})
-                if self._in_tx:
-                    self._bumped.add(table)
         return self
 
     def fetchone(self) -> tuple | None:
@@ -312,6 +318,34 @@ class TrackedCursor:
     def __exit__(self, *exc: object) -> None:
         self._cur.close()
 
+# Hooks through which higher layers act at this layer's moments, registered once at start-up by
+# portal.startup (imported by every entry point): this module never imports a domain module.
+OpenHook = Callable[[duckdb.DuckDBPyConnection], None]
+QueryHook = Callable[[NamedQuery, "str | Path | None"], None]
+_open_hooks: list[OpenHook] = []
+_query_hooks: list[QueryHook] = []
+
+
+def on_open(fn: OpenHook) -> OpenHook:
+    """Register fn(conn), run on each newly opened and migrated connection (once per fn; usable as a decorator)."""
+    if fn not in _open_hooks:
+        _open_hooks.append(fn)
+    return fn
+
+
+def before_query(fn: QueryHook) -> QueryHook:
+    """Register fn(named_query, db), run before every named query (once per fn; usable as a decorator)."""
+    if fn not in _query_hooks:
+        _query_hooks.append(fn)
+    return fn
+
+
+def remove_hook(fn: Callable) -> None:
+    """Unregister a hook added with on_open or before_query (no error when it is not registered)."""
+    for hooks in (_open_hooks, _query_hooks):
+        if fn in hooks:
+            hooks.remove(fn)
+
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,9 +365,15 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         raise PortalDBError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     conn.execute("set TimeZone = $tz", {"tz": config.setting("timezone")})
     migrate(conn)
-    from portal import policy  # late import: policy uses this module; it syncs rule packs into SQL
-
-    policy.sync_on_open(conn)
+    if not _open_hooks:
+        log.warning("no start-up hooks are registered (import portal.startup in the entry point): rule packs "
+                    "are not synced and derived tables are not refreshed before queries")
+    try:
+        for hook in list(_open_hooks):
+            hook(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -406,9 +446,8 @@ def query(name: str, *, db: str | Path | None = None, **params: Any) -> pd.DataF
     """Run the named query `queries/NAME.sql` with bound `$params` and return a DataFrame."""
     q = get_query(name)
     bound = q.bind(params)
-    from portal import derived  # late import: derived uses this module
-
-    derived.ensure_fresh(derived.used_by(q.sql), db=db)
+    for hook in list(_query_hooks):
+        hook(q, db)
     cur = cursor(db)
     try:
         return cur.execute(q.sql, bound).df()
@@ -514,6 +553,34 @@ def checkpoint(*, db: str | Path | None = None) -> None:
         cur.execute("checkpoint")
     finally:
         cur.close()
+
+
+def backup(target: str | Path, *, db: str | Path | None = None) -> Path:
+    """Copy the whole database (tables, views, macros, sequences) into a new file at target, from one
+    consistent snapshot, while other work goes on: the online backup for a database a server holds."""
+    out = Path(target).resolve()
+    if out == config.db_path(db).resolve():
+        raise PortalDBError("the backup must be a new file, not the database itself")
+    if out.exists():
+        raise PortalDBError(f"{out} exists already: give a new file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cur = connect(db).cursor()
+    try:
+        source = cur.execute("select current_database()").fetchone()[0]
+        alias = "portal_backup_target"
+        cur.execute(f"attach $path as {alias}", {"path": str(out)})  # noqa: S608 (a fixed alias)
+        try:
+            # the source catalog's name comes from DuckDB, quoted as an identifier; no value is pasted
+            cur.execute(f'copy from database "{source.replace(chr(34), chr(34) * 2)}" to {alias}')
+        finally:
+            cur.execute(f"detach {alias}")
+    except duckdb.Error as exc:
+        out.unlink(missing_ok=True)
+        Path(str(out) + ".wal").unlink(missing_ok=True)
+        raise PortalDBError(f"backup to {out} failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        cur.close()
+    return out
 
 
 def table_counts(*, db: str | Path | None = None) -> dict[str, int]:

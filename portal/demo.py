@@ -1,15 +1,18 @@
 """Deterministic synthetic data: a realistic lender with 12 month-ends of collections history.
 
 Everything is drawn from one seeded numpy Generator, so the same (loans, seed, end_month) gives the
-same database. Numbers are drawn vectorised in numpy and formatted into IDs by DuckDB, so 50,000
-loans take seconds and 1,000,000 loans about a minute.
+same database. By default the book ends at the last month-end before today, so its SLA clocks and on-time
+figures read like a live book; pass end_month (`portal demo --end-month YYYY-MM`) to pin a build.
+Numbers are drawn vectorised in numpy and formatted into IDs by DuckDB, so 50,000 loans take seconds
+and 1,000,000 loans about a minute.
 
 Planted effects (recovered by tests and the improvement loop):
 - the `challenger` strategy calls earlier and more often and cures about 6 points more M1 loans;
 - cure rates rise with right-party contact and promises to pay (channel mix matters);
 - eight agents call in quiet hours and bunch their calls over the daily caps;
 - complaints are likelier after heavy, off-hours or third-party contact;
-- agency AG03 capped connected calls from PLANTED_ACTION_START, cutting its complaint rate to 0.4x.
+- agency AG03 capped connected calls from planted_action_start(end_month) (five months before the last
+  month-end), cutting its complaint rate to 0.4x.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -25,10 +29,9 @@ import pandas as pd
 from portal import complaints as complaint_log
 from portal import config, db, derived, taxonomy
 
-DEFAULT_END_MONTH = dt.date(2026, 10, 31)
+FIXED_END_MONTH = dt.date(2026, 10, 31)  # the end month tests pin, so their expectations never move
 MONTHS = 12
 BURN_IN_MONTHS = 6
-PLANTED_ACTION_START = dt.date(2026, 5, 1)
 PLANTED_AGENCY = "AG03"
 N_AGENCIES = 5
 BAD_AGENT_COUNT = 8
@@ -83,6 +86,24 @@ def month_ends(end_month: dt.date, months: int = MONTHS) -> list[dt.date]:
     return out[::-1]
 
 
+def current_end_month(today: dt.date | None = None) -> dt.date:
+    """The last month-end before today (in the portal's timezone): a demo ending there reads as a live book."""
+    if today is None:
+        from zoneinfo import ZoneInfo
+
+        today = dt.datetime.now(ZoneInfo(config.setting("timezone"))).date()
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
+def planted_action_start(end_month: dt.date) -> dt.date:
+    """The first day of the month five months before end_month's: when agency AG03's planted action starts."""
+    months = end_month.year * 12 + end_month.month - 1 - 5
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+PLANTED_ACTION_START = planted_action_start(FIXED_END_MONTH)
+
+
 def _id_numbers(rng: np.random.Generator, region_codes: np.ndarray) -> np.ndarray:
     n = len(region_codes)
     birth = pd.to_datetime("1965-01-01") + pd.to_timedelta(rng.integers(0, 38 * 365, n), unit="D")
@@ -112,9 +133,14 @@ def _customers(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
-          end_month: dt.date = DEFAULT_END_MONTH, contacts_scale: float = 1.0) -> DemoSummary:
-    """Build (replace) the demo data in the database at path and return what was written."""
+          end_month: dt.date | None = None, contacts_scale: float = 1.0) -> DemoSummary:
+    """Build (replace) the demo data in the database at path and return what was written.
+
+    end_month defaults to current_end_month(): the last month-end before today.
+    """
     started = time.perf_counter()
+    end_month = end_month or current_end_month()
+    planted_start = planted_action_start(end_month)
     rng = np.random.default_rng(seed)
     ends = month_ends(end_month)
     all_ends = month_ends(end_month, MONTHS + BURN_IN_MONTHS)
@@ -156,6 +182,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
     snap_parts, contact_parts, payment_parts, complaint_parts = [], [], [], []
     prev_flags = np.zeros((n_loans, 3), bool)
     was_active = state >= 0
+    plan_sim = _PlanSim(seed, n_loans, all_ends, product, grade)
     for mi, as_of in enumerate(all_ends):
         recorded = mi >= BURN_IN_MONTHS
         month_ord = as_of.year * 12 + as_of.month
@@ -172,6 +199,7 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
         if mi > 0:
             state, dpd, months_in_bucket = _transition(
                 rng, state, dpd, months_in_bucket, prev_flags, base_p_m1, strategy, mob, term, was_active)
+            plan_sim.observe(mi, state)
         active = state >= 0
         outstanding = np.round(principal * np.clip(1 - 0.85 * np.clip(mob, 0, None) / term, 0.05, 1), 2)
         overdue = np.where(dpd > 0, np.round(np.minimum(instalment * np.ceil(dpd / 30), outstanding * 1.1), 2), 0.0)
@@ -191,20 +219,26 @@ def build(path: str | Path | None = None, *, loans: int = 50_000, seed: int = 7,
             break
         window_start = pd.Timestamp(as_of) + pd.Timedelta(days=1)
         window_days = (all_ends[mi + 1] - as_of).days
+        plan_sim.choose(mi, as_of, cohort, state, overdue, window_days, len(all_ends) - 1 - mi)
         contacts, flags, payments, complaints = _month_of_collections(
             rng, cohort, state, overdue, strategy, window_start, window_days, agent_agency, agent_is_bad,
-            contacts_scale, n_agents)
+            contacts_scale, n_agents, planted_start)
         prev_flags[cohort] = flags
         contact_parts.append(contacts)
         payment_parts.append(payments)
         complaint_parts.append(complaints)
 
-    snapshots = pd.concat(snap_parts, ignore_index=True)
+    plan_frame, plan_requests, plan_payments = plan_sim.finish(end_month)
+    payment_parts.append(plan_payments)
+    snapshots = plan_sim.apply(pd.concat(snap_parts, ignore_index=True))
     contacts = pd.concat(contact_parts, ignore_index=True)
     payments = pd.concat(payment_parts, ignore_index=True)
     complaints = _complaint_details(rng, pd.concat(complaint_parts, ignore_index=True), end_month)
     agents = pd.DataFrame({"agent_idx": np.arange(n_agents), "agency": agent_agency})
-    counts = _write(path, customers, loans_df, snapshots, contacts, payments, complaints, agents)
+    plan_rows = _PlanRows(plan_sim, plan_frame, plan_requests, end_month)
+    counts = _write(path, customers, loans_df, snapshots, contacts, payments, complaints, agents, planted_start,
+                    plan_rows)
+    _resolve_plan_requests(path, plan_rows)
     db.checkpoint(db=path)
     return DemoSummary(config.db_path(path), counts, time.perf_counter() - started)
 
@@ -244,7 +278,7 @@ def _transition(rng, state, dpd, months_in_bucket, flags, base_p_m1, strategy, m
 
 
 def _month_of_collections(rng, cohort, state, overdue, strategy, window_start, window_days, agent_agency,
-                          agent_is_bad, scale, n_agents):
+                          agent_is_bad, scale, n_agents, planted_start):
     """Contacts, payments and complaints for one month's delinquent cohort, plus per-loan flags."""
     k = len(cohort)
     if k == 0:
@@ -339,7 +373,7 @@ def _month_of_collections(rng, cohort, state, overdue, strategy, window_start, w
     lone_visit = np.bincount(contacts["pos"], weights=contacts["collectors"] == 1, minlength=k)
     agency = agent_agency[agent]
     p = 0.004 + 0.0015 * n_calls + 0.05 * (quiet_n > 0) + 0.012 * (third > 0) + 0.04 * (lone_visit > 0)
-    planted = (agency == int(PLANTED_AGENCY[2:])) & (window_start.date() >= PLANTED_ACTION_START)
+    planted = (agency == int(PLANTED_AGENCY[2:])) & (window_start.date() >= planted_start)
     p = np.where(planted, p * 0.4, p)
     p = np.where(agency == int(PLANTED_AGENCY[2:]), p * 1.8, p)
     hit = np.flatnonzero(rng.random(k) < np.clip(p, 0, 0.9))
@@ -390,7 +424,8 @@ def _complaint_details(rng, frame: pd.DataFrame, end_month: dt.date) -> pd.DataF
     })
 
 
-def _write(path, customers, loans, snapshots, contacts, payments, complaints, agents) -> dict[str, int]:
+def _write(path, customers, loans, snapshots, contacts, payments, complaints, agents,
+           planted_start: dt.date, plan_rows: _PlanRows | None = None) -> dict[str, int]:
     """Replace the six datasets and the planted improvement action in one transaction."""
 
     def work(cur):
@@ -468,11 +503,301 @@ def _write(path, customers, loans, snapshots, contacts, payments, complaints, ag
                     'excessive_call_frequency', 'Head of collections', $start,
                     'Dialler cap: at most 2 connected calls per debtor per day', 'complaints_per_10k_contacts',
                     NULL, 'done', 'agency', $agency, 'demo', now())""",
-                    {"agency": PLANTED_AGENCY, "start": PLANTED_ACTION_START})
+                    {"agency": PLANTED_AGENCY, "start": planted_start})
         for name in ("g_customers", "g_loans", "g_snapshots", "g_contacts", "g_payments", "g_complaints", "g_agents"):
             cur.unregister(name)
+        if plan_rows is not None:
+            plan_rows.store(cur)
         derived.refresh_all(cur)
         return {t: cur.execute(f"select count(*) from {t}").fetchone()[0]  # noqa: S608 (fixed allow-list)
-                for t in ("customers", "loans", "snapshots", "contacts", "payments", "complaints")}
+                for t in ("customers", "loans", "snapshots", "contacts", "payments", "complaints",
+                          "repayment_plans", "plan_offers")}
 
-    return db.write(work, db=path)
+    # complaints.write: after the commit the old anchor is moved aside and the new chain is anchored
+    return complaint_log.write(work, db=path)
+
+
+# Repayment plans (issue 18). Plans are drawn at random within each month's delinquent cohort, so the
+# control of repayment_plan_outcomes (same bucket, product and risk grade at the month-end before
+# agreement, no plan) is a fair counterfactual here. The effect is planted in the book's snapshots:
+# at each plan's horizon (the first month-end at least 90 days after agreement) a share of the plan
+# loans still delinquent there is cured (DPD 0 from the horizon on), sized so that the cure rate rises
+# by PLAN_EFFECT over loans with no plan; the plan's payments follow (cured loans keep their
+# instalments). The cures are written after the simulation, so its random draws (and every other
+# planted effect) stay as they were; the plans use a random stream of their own.
+PLAN_RATE = {"early": 0.06, "late": 0.03}  # share of each month's M1-M2 / M3+ cohort agreeing a plan
+PLAN_INSTALMENT_SHARE = 0.7
+PLAN_EFFECT = {("instalments", "early"): 0.12, ("instalments", "late"): 0.06,
+               ("deferral", "early"): 0.0, ("deferral", "late"): 0.0}
+PLAN_FORM_REQUESTS = 12  # plans that start as a form request, offered and accepted in the portal
+PLAN_DECLINED = 4  # form requests whose offer the customer declines
+PLAN_OPEN = 4  # requests at the end of the data: half offered and unanswered, half not offered yet
+
+
+class _PlanSim:
+    """The plans of the demo book, drawn month by month alongside the collections simulation."""
+
+    def __init__(self, seed: int, n_loans: int, all_ends: list[dt.date], product: np.ndarray,
+                 grade: np.ndarray) -> None:
+        self.rng = np.random.default_rng([seed, 18])  # its own stream: the book's draws stay as they were
+        self.all_ends = all_ends
+        self.index = {d: i for i, d in enumerate(all_ends)}
+        self.cell = product.astype(np.int64) * 8 + grade.astype(np.int64)
+        self.agreed = np.full(n_loans, np.iinfo(np.int64).max, np.int64)  # ordinal of the loan's plan
+        self.requested = np.zeros(n_loans, bool)
+        self.before: dict[int, np.ndarray] = {}  # month index -> state at that month-end
+        self.parts: list[pd.DataFrame] = []
+        self.requests: list[pd.DataFrame] = []
+        self.cured: dict[int, bool] = {}  # plan row -> DPD 0 at its horizon
+        self.flips: list[tuple[int, dt.date]] = []  # (loan, horizon month-end) the plan cures
+        self._cached: tuple[pd.DataFrame, int] = (pd.DataFrame(), 0)  # the parts concatenated
+
+    def _frame(self) -> pd.DataFrame:
+        if self._cached[1] != len(self.parts):
+            self._cached = (pd.concat(self.parts, ignore_index=True), len(self.parts))
+        return self._cached[0]
+
+    def choose(self, mi: int, as_of: dt.date, cohort: np.ndarray, state: np.ndarray, overdue: np.ndarray,
+               window_days: int, months_left: int) -> None:
+        """Draw the plans agreed in the month after month-end as_of, and this month's plan requests."""
+        rng = self.rng
+        self.before[mi] = state.copy()
+        free = cohort[(self.agreed[cohort] == np.iinfo(np.int64).max) & ~self.requested[cohort]]
+        early = state[free] <= 2
+        pick = free[rng.random(len(free)) < np.where(early, PLAN_RATE["early"], PLAN_RATE["late"])]
+        k = len(pick)
+        if k:
+            deferral = rng.random(k) >= PLAN_INSTALMENT_SHARE
+            offset = rng.integers(1, window_days, k)
+            form = np.zeros(k, bool)
+            form[rng.permutation(k)[:max(1, round(PLAN_FORM_REQUESTS / (MONTHS - 1)))]] = True
+            request_day = rng.integers(1, 7, k)
+            offer_days = np.where(rng.random(k) < 0.15, rng.integers(16, 19, k), rng.integers(0, 12, k))
+            answer_days = rng.integers(0, 4, k)
+            offset = np.where(form, request_day + offer_days + answer_days, offset)
+            agreed = pd.Timestamp(as_of) + pd.to_timedelta(offset, unit="D")
+            first_due = agreed + pd.to_timedelta(np.where(deferral, rng.integers(30, 61, k),
+                                                          rng.integers(7, 21, k)), unit="D")
+            horizon = (agreed + pd.Timedelta(days=90)) + pd.offsets.MonthEnd(0)
+            self.agreed[pick] = agreed.to_numpy().astype("datetime64[D]").astype(np.int64)
+            self.parts.append(pd.DataFrame({
+                "loan_idx": pick, "month": mi, "bucket": state[pick], "deferral": deferral,
+                "agreed_on": agreed.date, "first_due_on": first_due.date,
+                "instalments": np.where(deferral, 1, rng.choice(np.array([3, 4, 6]), k)),
+                "amount": np.round(np.maximum(overdue[pick], 100.0), 2),
+                "horizon": [self.index.get(h.date(), -1) for h in horizon], "form": form,
+                "request_day": request_day, "offer_days": offer_days, "answer_days": answer_days,
+                "cancelled": rng.random(k) < 0.03,
+            }))
+        # requests that do not become plans: declined offers, and the last month's open requests
+        spare = free[~np.isin(free, pick)]
+        n_declined = min(len(spare), int(rng.random() < PLAN_DECLINED / (MONTHS - 1)))
+        n_open = min(len(spare) - n_declined, PLAN_OPEN if months_left == 1 else 0)
+        chosen = rng.permutation(spare)[:n_declined + n_open]
+        if len(chosen):
+            self.requested[chosen] = True
+            n = len(chosen)
+            day = rng.integers(1, max(window_days - 8, 2), n)
+            self.requests.append(pd.DataFrame({
+                "loan_idx": chosen, "received": pd.Timestamp(as_of) + pd.to_timedelta(day, unit="D"),
+                "deferral": rng.random(n) >= PLAN_INSTALMENT_SHARE, "amount": np.round(np.maximum(overdue[chosen], 100), 2),
+                "instalments": rng.choice(np.array([3, 6, 12]), n), "offer_days": rng.integers(0, 8, n),
+                "outcome": ["declined"] * n_declined + ["offered", "waiting"] * (n_open // 2) + ["waiting"] * (n_open % 2),
+            }))
+
+    def observe(self, mi: int, state: np.ndarray) -> None:
+        """At month-end mi, choose which still delinquent plan loans whose horizon it is the plan cures.
+
+        The book is not changed here (its random draws stay as they were): apply() writes the cures
+        into the snapshots once the simulation is done.
+        """
+        frame = self._frame()
+        if frame.empty:
+            return
+        due = frame[frame["horizon"] == mi]
+        flipped: set[int] = set()
+        for month, group in due.groupby("month"):
+            before = self.before[month]
+            # the query's control: no plan agreed on or before the month-end after the plans' month-end
+            next_end = np.datetime64(self.all_ends[month + 1], "D").astype(np.int64)
+            for name, buckets in (("early", (1, 2)), ("late", (3, 4, 5, 6, 7))):
+                in_group = group[group["bucket"].isin(buckets)]
+                controls = np.isin(before, buckets) & (self.agreed > next_end)
+                still = float((state[controls] >= 1).mean()) if controls.any() else 0.0
+                for kind, rows in (("instalments", in_group[~in_group["deferral"]]),
+                                   ("deferral", in_group[in_group["deferral"]])):
+                    effect = PLAN_EFFECT[(kind, name)]
+                    loans = rows["loan_idx"].to_numpy()
+                    if effect <= 0 or still <= 0 or not len(loans):
+                        continue
+                    flip = loans[(state[loans] >= 1) & (self.rng.random(len(loans)) < min(1.0, effect / still))]
+                    flipped.update(int(i) for i in flip)
+                    self.flips.extend((int(i), self.all_ends[mi]) for i in flip)
+        for row, loan in zip(due.index, due["loan_idx"], strict=True):
+            self.cured[int(row)] = bool(state[loan] == 0) or int(loan) in flipped
+
+    def apply(self, snapshots: pd.DataFrame) -> pd.DataFrame:
+        """The snapshots with the planted cures: a cured plan loan is at DPD 0 from its horizon on."""
+        if not self.flips:
+            return snapshots
+        cures = pd.DataFrame(self.flips, columns=["loan_idx", "cured_on"]).groupby("loan_idx")["cured_on"].min()
+        rows = np.flatnonzero(snapshots["loan_idx"].isin(cures.index).to_numpy())
+        part = snapshots.iloc[rows]
+        current = rows[(part["as_of"] >= part["loan_idx"].map(cures)).to_numpy(dtype=bool)]
+        out = snapshots.copy()
+        out.loc[out.index[current], "dpd"] = 0
+        out.loc[out.index[current], "overdue_amount"] = 0.0
+        return out
+
+    def finish(self, end_month: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The plans, the requests that did not become plans, and the plans' payments (local wall times)."""
+        from portal import plans as plan_rules
+
+        frame = self._frame()
+        requests = pd.concat(self.requests, ignore_index=True) if self.requests else pd.DataFrame()
+        if frame.empty:
+            return frame, requests, pd.DataFrame(columns=["loan_idx", "wall", "amount"])
+        rng = self.rng
+        frame["cured"] = [self.cured.get(i, rng.random() < 0.55) for i in frame.index]
+        limit = dt.datetime.combine(end_month + dt.timedelta(days=1), dt.time())
+        late_days = np.array([-3, -1, 0, 1, 2, 5])
+        rows = []
+        for plan in frame.itertuples():
+            items = plan_rules.schedule(f"{plan.amount:.2f}", int(plan.instalments), plan.first_due_on)
+            paid = len(items) if plan.cured else int(rng.choice([0, 0, 1, 1, 2]))
+            together = plan.cured and len(items) > 1 and rng.random() < 0.1  # one payment covers two
+            earliest = dt.datetime.combine(plan.agreed_on, dt.time(21))
+            lates = rng.choice(late_days, paid, p=[0.1, 0.2, 0.3, 0.2, 0.15, 0.05])
+            hours = rng.integers(9, 21, paid)
+            carry = 0.0
+            for number, item in enumerate(items[:paid], start=1):
+                amount = float(item.amount) + carry
+                if together and number == 1:
+                    carry = float(item.amount)
+                    continue
+                carry = 0.0
+                wall = dt.datetime.combine(item.due_on + dt.timedelta(days=int(lates[number - 1])),
+                                           dt.time(int(hours[number - 1])))
+                if together and number == 2:
+                    wall = dt.datetime.combine(items[0].due_on, dt.time(12))
+                rows.append((plan.loan_idx, max(wall, earliest), round(amount, 2)))
+        payments = pd.DataFrame(rows, columns=["loan_idx", "wall", "amount"])
+        payments["wall"] = pd.to_datetime(payments["wall"])
+        return frame, requests, payments[payments["wall"] < pd.Timestamp(limit)].reset_index(drop=True)
+
+
+def _ticket(rng: np.random.Generator) -> str:
+    from portal.complaints import TICKET_ALPHABET
+
+    chars = "".join(TICKET_ALPHABET[i] for i in rng.integers(0, len(TICKET_ALPHABET), 8))
+    return f"CP-{chars[:4]}-{chars[4:]}"
+
+
+class _PlanRows:
+    """The demo's plans as rows: uploaded-style plans, and form requests answered through the portal."""
+
+    def __init__(self, sim: _PlanSim, plan_frame: pd.DataFrame, requests: pd.DataFrame, end_month: dt.date) -> None:
+        self.tz = config.setting("timezone")
+        self.end_month = end_month
+        self.rng = np.random.default_rng([int(sim.rng.integers(1 << 31)), 19])
+        frame = plan_frame.reset_index(drop=True)
+        self.uploaded = frame[~frame["form"].astype(bool)] if len(frame) else frame
+        asks = []
+        for plan in (frame[frame["form"].astype(bool)] if len(frame) else frame).itertuples():
+            received = (pd.Timestamp(plan.agreed_on) - pd.Timedelta(days=int(plan.offer_days + plan.answer_days))
+                        - pd.Timedelta(hours=int(self.rng.integers(1, 8))))
+            asks.append({"loan_idx": plan.loan_idx, "received": received, "deferral": plan.deferral,
+                         "amount": plan.amount, "instalments": plan.instalments, "outcome": "accepted",
+                         "offer_days": int(plan.offer_days), "first_due_on": plan.first_due_on,
+                         "agreed_on": plan.agreed_on})
+        for ask in requests.itertuples() if len(requests) else []:
+            asks.append({"loan_idx": ask.loan_idx, "received": ask.received, "deferral": ask.deferral,
+                         "amount": ask.amount, "instalments": 1 if ask.deferral else int(ask.instalments),
+                         "outcome": ask.outcome, "offer_days": int(ask.offer_days),
+                         "first_due_on": (ask.received + pd.Timedelta(days=int(ask.offer_days) + 20)).date(),
+                         "agreed_on": None})
+        self.asks = pd.DataFrame(asks)
+        if len(self.asks):
+            self.asks = self.asks.sort_values(["received", "loan_idx"], kind="stable").reset_index(drop=True)
+            self.asks["plan_type"] = np.where(self.asks["deferral"], "deferral", "instalments")
+            self.asks["ticket"] = [_ticket(self.rng) for _ in range(len(self.asks))]
+        self.answered: list[tuple] = []
+
+    def _local(self, ts: pd.Timestamp) -> dt.datetime:
+        return ts.to_pydatetime().replace(tzinfo=ZoneInfo(self.tz))
+
+    def store(self, cur) -> None:
+        """Inside the demo's transaction: the plans, the request complaints, the offers and the answers."""
+        from portal import plans as plan_flow
+
+        cur.execute("delete from repayment_plans")
+        cur.execute("delete from plan_offers")
+        cur.execute("create or replace sequence plan_offer_id_seq start 1")
+        if len(self.uploaded):
+            rows = self.uploaded.assign(
+                plan_id=[f"PL{i:07d}" for i in range(1, len(self.uploaded) + 1)],
+                loan_id=["L" + str(int(i)).zfill(8) for i in self.uploaded["loan_idx"]],
+                plan_type=np.where(self.uploaded["deferral"], "deferral", "instalments"),
+                status=np.where(self.uploaded["cancelled"], "cancelled", "active"))
+            with db.arrow_view(cur, "g_plans", rows[["plan_id", "loan_id", "plan_type", "agreed_on", "amount",
+                                                      "instalments", "first_due_on", "status"]]):
+                cur.execute("insert into repayment_plans (plan_id, loan_id, plan_type, agreed_on, amount, instalments, "
+                            "first_due_on, status) select plan_id, loan_id, plan_type, agreed_on::date, amount, "
+                            "instalments, first_due_on::date, status from g_plans order by plan_id")
+        if not len(self.asks):
+            return
+        asks = self.asks.assign(
+            loan_id=["L" + str(int(i)).zfill(8) for i in self.asks["loan_idx"]],
+            plan_months=np.where(self.asks["deferral"], 2, self.asks["instalments"]),
+            plan_amount=(np.ceil(self.asks["amount"] / 100) * 100).astype(float))
+        with db.arrow_view(cur, "g_asks", asks[["ticket", "received", "loan_id", "plan_type", "plan_amount",
+                                                "plan_months"]]):
+            cur.execute("""
+                insert into complaints (complaint_id, received_at, source, customer_id, loan_id, issue, narrative,
+                                        status, extension_days, ticket, mobile, complainant_name, contact_time,
+                                        plan_type, plan_amount, plan_months, consent_at)
+                select a.ticket, timezone($tz, a.received::timestamp), 'form', l.customer_id, a.loan_id,
+                       'repayment_plan_request', 'Demo request: my income fell and I ask to repay over time.',
+                       'investigating', 0, a.ticket, c.mobile, c.name, 'any', a.plan_type, a.plan_amount,
+                       a.plan_months, timezone($tz, a.received::timestamp)
+                from g_asks a join loans l on l.loan_id = a.loan_id join customers c on c.customer_id = l.customer_id
+                order by a.received, a.ticket""", {"tz": self.tz})
+        complaint_log.record_import_events(cur, asks["ticket"].tolist(), "customer", action="created",
+                                           note="source=form")
+        # offers and answers through the portal's own steps (validated, audited), in this transaction
+        for ask in asks.itertuples():
+            if ask.outcome == "waiting":
+                continue
+            offered_at = ask.received + pd.Timedelta(days=ask.offer_days, hours=2)
+            if ask.agreed_on is not None:
+                answered_at = pd.Timestamp(ask.agreed_on) + pd.Timedelta(hours=20)
+                offered_at = min(offered_at, answered_at - pd.Timedelta(hours=1))
+            else:
+                answered_at = offered_at + pd.Timedelta(days=int(self.rng.integers(0, 4)), hours=3)
+            terms, errors = plan_flow.validate_terms({"plan_type": ask.plan_type, "amount": f"{ask.amount:.2f}",
+                                                      "instalments": int(ask.instalments),
+                                                      "first_due_on": ask.first_due_on}, offered_at.date())
+            if terms is None:
+                raise ValueError(f"demo plan terms refused: {errors}")
+            made = plan_flow.offer_in(cur, ask.ticket, "demo_compliance", terms, None, self._local(offered_at))
+            if ask.outcome != "offered":
+                answered, _ = plan_flow.answer_in(cur, made.offer_id, ask.outcome == "accepted", "customer", "ticket",
+                                                  None, self._local(answered_at), refresh=False)
+                self.answered.append((ask.ticket, ask.outcome, answered, self._local(answered_at)))
+
+
+def _resolve_plan_requests(path, rows: _PlanRows) -> None:
+    """After the demo's transaction: each answered request's resolution and lifecycle steps, each audited."""
+    from portal import plans as plan_flow
+
+    last = pd.Timestamp(rows.end_month) + pd.Timedelta(days=1)
+    for ticket, outcome, answered, answered_at in rows.answered:
+        if outcome != "accepted":
+            continue  # a declined offer stays with compliance: the complaint is still being investigated
+        plan_flow.record_plan_resolution(answered, "customer", answered_at, db=path)
+        next_day = answered_at + dt.timedelta(days=1)
+        if pd.Timestamp(next_day.replace(tzinfo=None)) < last:
+            complaint_log.transition(ticket, "demo_compliance", "resolved", now=next_day, db=path)
+    if rows.answered:
+        # those steps wrote complaints: the facts that read them are stamped fresh again
+        db.write(lambda cur: derived.refresh(cur, derived.Change(frozenset({"complaints"}), full=True)), db=path)

@@ -47,7 +47,7 @@ from portal import db as portal_db
 
 log = logging.getLogger(__name__)
 
-BASE_TABLES = ("customers", "loans", "snapshots", "contacts", "payments", "complaints")
+BASE_TABLES = ("customers", "loans", "snapshots", "contacts", "payments", "complaints", "repayment_plans")
 _HEADER_RE = re.compile(r"^--\s*derived:\s*(?P<kind>reads|key)\s+(?P<value>[a-z_, ]+?)\s*$")
 
 
@@ -200,7 +200,7 @@ def _shadow(cur: Any, d: Derived) -> list[str]:
         elif table == "customers":
             where = (f'customer_id in (select customer_id from "{catalog}".main.loans '  # noqa: S608 (catalog name)
                      "where loan_id in (select loan_id from _affected_loans))")
-        elif table in ("loans", "snapshots", "contacts", "payments", "complaints"):
+        elif table in ("loans", "snapshots", "contacts", "payments", "complaints", "repayment_plans"):
             where = "loan_id in (select loan_id from _affected_loans)"
         cur.execute(f'create or replace temp view {table} as select * from "{catalog}".main.{table} '  # noqa: S608 (allow-listed names)
                     f"where {where}")

@@ -176,7 +176,7 @@ def create_action(raw: Mapping[str, Any], actor: str, *, db: str | Path | None =
                                 note=action.title)
         return action_id
 
-    return dbmod.write(fn, db=db, retries=complaints.WRITE_RETRIES)
+    return complaints.write(fn, db=db, retries=complaints.WRITE_RETRIES)
 
 
 def get_action(action_id: str, *, db: str | Path | None = None) -> dict[str, Any]:
@@ -211,7 +211,7 @@ def set_status(action_id: str, to_status: str, actor: str, note: str | None = No
         return complaints.append_event(cur, action_id, actor, "action_status", "status", row[0], to_status,
                                        note=note)
 
-    return dbmod.write(fn, db=db, retries=complaints.WRITE_RETRIES)
+    return complaints.write(fn, db=db, retries=complaints.WRITE_RETRIES)
 
 
 def action_events(action_id: str, *, db: str | Path | None = None) -> pd.DataFrame:

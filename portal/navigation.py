@@ -27,6 +27,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("delinquency", "delinquency.py", "executive", ":material/trending_up:", STAFF),
     PageSpec("funnels", "funnels.py", "executive", ":material/filter_alt:", STAFF),
     PageSpec("channels", "channels.py", "executive", ":material/campaign:", STAFF),
+    PageSpec("repayment_plans", "repayment_plans.py", "executive", ":material/event_repeat:", STAFF),
     PageSpec("improvement", "improvement.py", "compliance", ":material/published_with_changes:",
              frozenset({"compliance", "analyst", "executive", "admin"})),
     PageSpec("users", "users.py", "admin", ":material/manage_accounts:", frozenset({"admin"})),

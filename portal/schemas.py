@@ -1,4 +1,23 @@
-"""pandera models: one per upload dataset, and one per named-query result."""
+"""pandera models: one per upload dataset, and one per named-query result.
+
+Result models are also the one place that says how each result column reads, in `pa.Field(metadata=...)`:
+
+- `"kind"`: one of count (an integer, with thousands separators), rate (a fraction 0..1, shown as a
+  percent), amount (yuan: ¥ with thousands separators and 2 decimals), number (a plain figure, 2 decimals
+  unless `"decimals": N`), date, timestamp, code or text.
+- `"codes": "<domain>"` for a code: each value is shown as the catalogue label `codes.<domain>.<value>`
+  (booleans and 0/1 flags use the domain `flag`: `codes.flag.yes`, `codes.flag.no`).
+- the column's header is the catalogue label `columns.<column_name>`, one per column name, shared by every
+  query (portal/locales/{en,zh}/columns.toml, or a `[columns]` table in an area's own catalogue file);
+  `"label": "<key>"` names another key where one query needs a different header for the same name
+  (a bare name means `columns.<name>`).
+
+`_col(kind, codes, ...)` writes that metadata. portal/columns.py reads it for `ui.table` (st.column_config),
+the XLSX export (labelled headers, typed cells) and the contract test that fails on a column without a kind
+or a label in either language, or a demo code value without a catalogue label. VIEW_SCHEMAS declare the
+same for the few tables that pages compute from query results. CSV keeps the contract's names and raw
+values.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +30,7 @@ from pandera.typing import Series
 from portal import config, taxonomy
 
 # Upload dataset models (owned by the uploads module).
-# These are the declared rule set for uploads. portal/ingest.py compiles every check below into
+# These are the declared rule set for uploads. portal/ingest/ (rules.py) compiles every check below into
 # vectorised DuckDB SQL for bulk files (see ingest.compile_rules); the same models also validate
 # pandas frames directly (lazy=True), and tests check that both give the same failures.
 # Column metadata: `kind` is the storage type, `zh` the Chinese header, `required` whether the
@@ -250,6 +269,40 @@ class ComplaintsUpload(pa.DataFrameModel):
         return (df["extension_days"].fillna(0) == 0) | df["extension_reason"].notna()
 
 
+# Repayment plans (owned by portal/plans.py).
+PLAN_TYPES = taxonomy.PLAN_TYPES
+PLAN_STATUSES = taxonomy.PLAN_STATUSES
+PLAN_MAX_INSTALMENTS = taxonomy.PLAN_MAX_INSTALMENTS
+
+
+class RepaymentPlansUpload(pa.DataFrameModel):
+    """Upload rules for agreed repayment plans (CONTRACT.md, repayment_plans)."""
+
+    plan_id: Series[str] = pa.Field(unique=True, str_length={"max_value": 64}, metadata=_meta("text", "方案号"))
+    loan_id: Series[str] = pa.Field(metadata=_meta("text", "借据号"))
+    complaint_id: Series[str] = pa.Field(nullable=True, str_length={"max_value": 64},
+                                         metadata=_meta("text", "投诉编号", False))
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), metadata=_meta("text", "方案类型"))
+    agreed_on: Series[pa.DateTime] = pa.Field(not_future=ON, metadata=_meta("date", "达成日期"))
+    amount: Series[float] = _amount("方案金额", gt=0)
+    instalments: Series[pd.Int64Dtype] = pa.Field(in_range={"min_value": 1, "max_value": PLAN_MAX_INSTALMENTS},
+                                                  metadata=_meta("int", "期数"))
+    first_due_on: Series[pa.DateTime] = pa.Field(metadata=_meta("date", "首期还款日"))
+    status: Series[str] = pa.Field(isin=list(PLAN_STATUSES), metadata=_meta("text", "方案状态"))
+
+    Config = _UploadConfig
+
+    @pa.dataframe_check
+    def deferral_one_instalment(cls, df: pd.DataFrame) -> pd.Series:
+        """A deferral is one instalment."""
+        return (df["plan_type"] != "deferral") | (df["instalments"] == 1)
+
+    @pa.dataframe_check
+    def first_due_not_before_agreed(cls, df: pd.DataFrame) -> pd.Series:
+        """first_due_on is on or after agreed_on."""
+        return df["first_due_on"] >= df["agreed_on"]
+
+
 UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "customers": CustomersUpload,
     "loans": LoansUpload,
@@ -257,9 +310,24 @@ UPLOAD_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "contacts": ContactsUpload,
     "payments": PaymentsUpload,
     "complaints": ComplaintsUpload,
+    "repayment_plans": RepaymentPlansUpload,
 }
 
 # Named-query result models: columns and their order are the contract.
+
+
+def _col(kind: str, codes: str | None = None, *, label: str | None = None, decimals: int | None = None,
+         **checks):
+    """A result column: pandera checks plus its display metadata (kind, code domain, label, decimals)."""
+    meta: dict = {"kind": kind}
+    if codes:
+        meta["codes"] = codes
+    if label:
+        meta["label"] = label
+    if decimals is not None:
+        meta["decimals"] = decimals
+    return pa.Field(metadata=meta, **checks)
+
 
 
 class _ResultConfig:
@@ -273,11 +341,11 @@ class _ResultConfig:
 class DelinquencyBucketsResult(pa.DataFrameModel):
     """Result of queries/delinquency_buckets.sql."""
 
-    as_of: Series[pa.DateTime]
-    bucket: Series[str] = pa.Field(isin=["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"])
-    loans: Series[int] = pa.Field(ge=0)
-    outstanding: Series[float] = pa.Field(ge=0)
-    overdue_amount: Series[float] = pa.Field(ge=0)
+    as_of: Series[pa.DateTime] = _col("date")
+    bucket: Series[str] = _col("code", "bucket", isin=["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"])
+    loans: Series[int] = _col("count", ge=0)
+    outstanding: Series[float] = _col("amount", ge=0)
+    overdue_amount: Series[float] = _col("amount", ge=0)
 
     Config = _ResultConfig
 
@@ -285,11 +353,11 @@ class DelinquencyBucketsResult(pa.DataFrameModel):
 class RollRatesResult(pa.DataFrameModel):
     """Result of queries/roll_rates.sql."""
 
-    as_of: Series[pa.DateTime]
-    from_bucket: Series[str]
-    to_bucket: Series[str]
-    loans: Series[int] = pa.Field(ge=0)
-    share: Series[float] = pa.Field(ge=0, le=1)
+    as_of: Series[pa.DateTime] = _col("date")
+    from_bucket: Series[str] = _col("code", "bucket")
+    to_bucket: Series[str] = _col("code", "bucket")
+    loans: Series[int] = _col("count", ge=0)
+    share: Series[float] = _col("rate", ge=0, le=1)
 
     Config = _ResultConfig
 
@@ -297,9 +365,9 @@ class RollRatesResult(pa.DataFrameModel):
 class FilterOptionsResult(pa.DataFrameModel):
     """Result of queries/filter_options.sql."""
 
-    dimension: Series[str] = pa.Field(isin=["product", "region", "risk_grade"])
-    value: Series[str]
-    loans: Series[int] = pa.Field(ge=0)
+    dimension: Series[str] = _col("code", "filter_dimension", isin=["product", "region", "risk_grade"])
+    value: Series[str] = _col("text")
+    loans: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -307,8 +375,8 @@ class FilterOptionsResult(pa.DataFrameModel):
 class MonthEndsResult(pa.DataFrameModel):
     """Result of queries/month_ends.sql."""
 
-    as_of: Series[pa.DateTime]
-    loans: Series[int] = pa.Field(ge=0)
+    as_of: Series[pa.DateTime] = _col("date")
+    loans: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -316,9 +384,10 @@ class MonthEndsResult(pa.DataFrameModel):
 class DelinquencyFunnelResult(pa.DataFrameModel):
     """Result of queries/delinquency_funnel.sql."""
 
-    stage: Series[str] = pa.Field(isin=["delinquent", "attempted", "reached", "rpc", "ptp", "paid", "cured"])
-    loans: Series[int] = pa.Field(ge=0)
-    share_of_delinquent: Series[float] = pa.Field(ge=0, le=1)
+    stage: Series[str] = _col("code", "stage", isin=["delinquent", "attempted", "reached", "rpc", "ptp", "paid",
+                                                     "cured"])
+    loans: Series[int] = _col("count", ge=0)
+    share_of_delinquent: Series[float] = _col("rate", ge=0, le=1)
 
     Config = _ResultConfig
 
@@ -326,8 +395,8 @@ class DelinquencyFunnelResult(pa.DataFrameModel):
 class EscalationFunnelResult(pa.DataFrameModel):
     """Result of queries/escalation_funnel.sql."""
 
-    step: Series[str] = pa.Field(isin=["reminder", "phone", "visit", "legal"])
-    loans: Series[int] = pa.Field(ge=0)
+    step: Series[str] = _col("code", "step", isin=["reminder", "phone", "visit", "legal"])
+    loans: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -335,17 +404,17 @@ class EscalationFunnelResult(pa.DataFrameModel):
 class ChannelEffectivenessResult(pa.DataFrameModel):
     """Result of queries/channel_effectiveness.sql."""
 
-    channel: Series[str]
-    attempts: Series[int] = pa.Field(ge=0)
-    reach_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    rpc_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    ptp_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    ptp_kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    cost: Series[float] = pa.Field(ge=0)
-    cost_per_yuan_recovered: Series[float] = pa.Field(ge=0, nullable=True)
-    complaints: Series[int] = pa.Field(ge=0)
-    complaints_per_10k_attempts: Series[float] = pa.Field(ge=0, nullable=True)
+    channel: Series[str] = _col("code", "channel")
+    attempts: Series[int] = _col("count", ge=0)
+    reach_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    rpc_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    ptp_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    ptp_kept_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    cost: Series[float] = _col("amount", ge=0)
+    cost_per_yuan_recovered: Series[float] = _col("number", decimals=4, ge=0, nullable=True)
+    complaints: Series[int] = _col("count", ge=0)
+    complaints_per_10k_attempts: Series[float] = _col("number", ge=0, nullable=True)
 
     Config = _ResultConfig
 
@@ -353,17 +422,17 @@ class ChannelEffectivenessResult(pa.DataFrameModel):
 class CollectorScorecardResult(pa.DataFrameModel):
     """Result of queries/collector_scorecard.sql (agent or agency scorecard)."""
 
-    collector_id: Series[str]
-    attempts: Series[int] = pa.Field(ge=0)
-    reach_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    rpc_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    ptp_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    ptp_kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    cost: Series[float] = pa.Field(ge=0)
-    cost_per_yuan_recovered: Series[float] = pa.Field(ge=0, nullable=True)
-    complaints: Series[int] = pa.Field(ge=0)
-    complaints_per_10k_attempts: Series[float] = pa.Field(ge=0, nullable=True)
+    collector_id: Series[str] = _col("text")
+    attempts: Series[int] = _col("count", ge=0)
+    reach_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    rpc_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    ptp_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    ptp_kept_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    cost: Series[float] = _col("amount", ge=0)
+    cost_per_yuan_recovered: Series[float] = _col("number", decimals=4, ge=0, nullable=True)
+    complaints: Series[int] = _col("count", ge=0)
+    complaints_per_10k_attempts: Series[float] = _col("number", ge=0, nullable=True)
 
     Config = _ResultConfig
 
@@ -371,24 +440,24 @@ class CollectorScorecardResult(pa.DataFrameModel):
 class OverviewKpisResult(pa.DataFrameModel):
     """Result of queries/overview_kpis.sql (the chosen month-end and the one before)."""
 
-    as_of: Series[pa.DateTime]
-    loans: Series[int] = pa.Field(ge=0)
-    outstanding: Series[float] = pa.Field(ge=0)
-    overdue_balance: Series[float] = pa.Field(ge=0)
-    delinquent_loans: Series[int] = pa.Field(ge=0)
-    delinquency_rate_amount: Series[float] = pa.Field(ge=0, nullable=True)
-    delinquency_rate_count: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    m1_prev_loans: Series[int] = pa.Field(ge=0)
-    roll_m1_m2: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    delinquent_prev_loans: Series[int] = pa.Field(ge=0)
-    cure_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    collection_cost: Series[float] = pa.Field(ge=0)
-    cost_per_yuan_recovered: Series[float] = pa.Field(ge=0, nullable=True)
-    complaints: Series[int] = pa.Field(ge=0)
-    complaints_per_10k_overdue: Series[float] = pa.Field(ge=0, nullable=True)
-    complaints_due: Series[int] = pa.Field(ge=0)
-    on_time_share: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    as_of: Series[pa.DateTime] = _col("date")
+    loans: Series[int] = _col("count", ge=0)
+    outstanding: Series[float] = _col("amount", ge=0)
+    overdue_balance: Series[float] = _col("amount", ge=0)
+    delinquent_loans: Series[int] = _col("count", ge=0)
+    delinquency_rate_amount: Series[float] = _col("rate", ge=0, nullable=True)
+    delinquency_rate_count: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    m1_prev_loans: Series[int] = _col("count", ge=0)
+    roll_m1_m2: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    delinquent_prev_loans: Series[int] = _col("count", ge=0)
+    cure_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    collection_cost: Series[float] = _col("amount", ge=0)
+    cost_per_yuan_recovered: Series[float] = _col("number", decimals=4, ge=0, nullable=True)
+    complaints: Series[int] = _col("count", ge=0)
+    complaints_per_10k_overdue: Series[float] = _col("number", ge=0, nullable=True)
+    complaints_due: Series[int] = _col("count", ge=0)
+    on_time_share: Series[float] = _col("rate", ge=0, le=1, nullable=True)
 
     Config = _ResultConfig
 
@@ -396,13 +465,13 @@ class OverviewKpisResult(pa.DataFrameModel):
 class VintageCurvesResult(pa.DataFrameModel):
     """Result of queries/vintage_curves.sql."""
 
-    cohort: Series[pa.DateTime]
-    months_on_book: Series[int] = pa.Field(ge=0)
-    loans: Series[int] = pa.Field(ge=0)
-    ever_m1: Series[int] = pa.Field(ge=0)
-    ever_m3: Series[int] = pa.Field(ge=0)
-    ever_m1_share: Series[float] = pa.Field(ge=0, le=1)
-    ever_m3_share: Series[float] = pa.Field(ge=0, le=1)
+    cohort: Series[pa.DateTime] = _col("date")
+    months_on_book: Series[int] = _col("count", ge=0)
+    loans: Series[int] = _col("count", ge=0)
+    ever_m1: Series[int] = _col("count", ge=0)
+    ever_m3: Series[int] = _col("count", ge=0)
+    ever_m1_share: Series[float] = _col("rate", ge=0, le=1)
+    ever_m3_share: Series[float] = _col("rate", ge=0, le=1)
 
     Config = _ResultConfig
 
@@ -410,13 +479,13 @@ class VintageCurvesResult(pa.DataFrameModel):
 class StrategyComparisonResult(pa.DataFrameModel):
     """Result of queries/strategy_comparison.sql."""
 
-    strategy: Series[str]
-    accounts: Series[int] = pa.Field(ge=0)
-    cured: Series[int] = pa.Field(ge=0)
-    cure_rate: Series[float] = pa.Field(ge=0, le=1)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    recovered_per_account: Series[float] = pa.Field(ge=0)
-    recovered_sd: Series[float] = pa.Field(ge=0)
+    strategy: Series[str] = _col("code", "strategy")
+    accounts: Series[int] = _col("count", ge=0)
+    cured: Series[int] = _col("count", ge=0)
+    cure_rate: Series[float] = _col("rate", ge=0, le=1)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    recovered_per_account: Series[float] = _col("amount", ge=0)
+    recovered_sd: Series[float] = _col("amount", ge=0)
 
     Config = _ResultConfig
 
@@ -430,13 +499,13 @@ _STATUSES = ["new", "triaged", "investigating", "resolved", "closed"]
 class ComplaintSlaResult(pa.DataFrameModel):
     """Result of queries/complaint_sla.sql."""
 
-    issue: Series[str]
-    complaints: Series[int] = pa.Field(ge=0)
-    resolved: Series[int] = pa.Field(ge=0)
-    timely: Series[int] = pa.Field(ge=0)
-    timely_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    median_days_to_resolve: Series[float] = pa.Field(ge=0, nullable=True)
-    open_overdue: Series[int] = pa.Field(ge=0)
+    issue: Series[str] = _col("code", "issue")
+    complaints: Series[int] = _col("count", ge=0)
+    resolved: Series[int] = _col("count", ge=0)
+    timely: Series[int] = _col("count", ge=0)
+    timely_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    median_days_to_resolve: Series[float] = _col("number", decimals=1, ge=0, nullable=True)
+    open_overdue: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -444,12 +513,12 @@ class ComplaintSlaResult(pa.DataFrameModel):
 class ComplaintOnTimeResult(pa.DataFrameModel):
     """Result of queries/complaint_on_time.sql."""
 
-    month: Series[pa.DateTime]
-    complaints: Series[int] = pa.Field(ge=0)
-    resolved: Series[int] = pa.Field(ge=0)
-    timely: Series[int] = pa.Field(ge=0)
-    timely_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-    open_overdue: Series[int] = pa.Field(ge=0)
+    month: Series[pa.DateTime] = _col("date")
+    complaints: Series[int] = _col("count", ge=0)
+    resolved: Series[int] = _col("count", ge=0)
+    timely: Series[int] = _col("count", ge=0)
+    timely_rate: Series[float] = _col("rate", ge=0, le=1, nullable=True)
+    open_overdue: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -457,9 +526,9 @@ class ComplaintOnTimeResult(pa.DataFrameModel):
 class ComplaintTrendsResult(pa.DataFrameModel):
     """Result of queries/complaint_trends.sql."""
 
-    month: Series[pa.DateTime]
-    value: Series[str]
-    complaints: Series[int] = pa.Field(ge=1)
+    month: Series[pa.DateTime] = _col("date")
+    value: Series[str] = _col("text")
+    complaints: Series[int] = _col("count", ge=1)
 
     Config = _ResultConfig
 
@@ -467,21 +536,21 @@ class ComplaintTrendsResult(pa.DataFrameModel):
 class ComplaintQueueResult(pa.DataFrameModel):
     """Result of queries/complaint_queue.sql."""
 
-    complaint_id: Series[str]
-    ticket: Series[str] = pa.Field(nullable=True)
-    received_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    source: Series[str]
-    issue: Series[str]
-    sub_issue: Series[str] = pa.Field(nullable=True)
-    channel: Series[str] = pa.Field(nullable=True)
-    agent_id: Series[str] = pa.Field(nullable=True)
-    agency_id: Series[str] = pa.Field(nullable=True)
-    status: Series[str] = pa.Field(isin=_STATUSES)
-    assignee: Series[str] = pa.Field(nullable=True)
-    due_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    days_left: Series[int]
-    is_overdue: Series[bool]
-    is_timely: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    complaint_id: Series[str] = _col("text")
+    ticket: Series[str] = _col("text", nullable=True)
+    received_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    source: Series[str] = _col("code", "source")
+    issue: Series[str] = _col("code", "issue")
+    sub_issue: Series[str] = _col("text", nullable=True)
+    channel: Series[str] = _col("code", "channel", nullable=True)
+    agent_id: Series[str] = _col("text", nullable=True)
+    agency_id: Series[str] = _col("text", nullable=True)
+    status: Series[str] = _col("code", "status", isin=_STATUSES)
+    assignee: Series[str] = _col("text", nullable=True)
+    due_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    days_left: Series[int] = _col("count")
+    is_overdue: Series[bool] = _col("code", "flag")
+    is_timely: Series[pd.BooleanDtype] = _col("code", "flag", nullable=True)
 
     Config = _ResultConfig
 
@@ -489,35 +558,35 @@ class ComplaintQueueResult(pa.DataFrameModel):
 class ComplaintDetailResult(pa.DataFrameModel):
     """Result of queries/complaint_detail.sql (one row, or none)."""
 
-    complaint_id: Series[str]
-    ticket: Series[str] = pa.Field(nullable=True)
-    received_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    source: Series[str]
-    customer_id: Series[str] = pa.Field(nullable=True)
-    loan_id: Series[str] = pa.Field(nullable=True)
-    issue: Series[str]
-    sub_issue: Series[str] = pa.Field(nullable=True)
-    channel: Series[str] = pa.Field(nullable=True)
-    agent_id: Series[str] = pa.Field(nullable=True)
-    agency_id: Series[str] = pa.Field(nullable=True)
-    narrative: Series[str] = pa.Field(nullable=True)
-    status: Series[str] = pa.Field(isin=_STATUSES)
-    resolved_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **_TZ)
-    extension_days: Series[int] = pa.Field(isin=[0, 15, 45])
-    extension_reason: Series[str] = pa.Field(nullable=True)
-    resolution: Series[str] = pa.Field(nullable=True)
-    public_resolution: Series[str] = pa.Field(nullable=True)
-    root_cause: Series[str] = pa.Field(nullable=True)
-    assignee: Series[str] = pa.Field(nullable=True)
-    substantiated: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    evidence: Series[str] = pa.Field(nullable=True)
-    complainant_name: Series[str] = pa.Field(nullable=True)
-    mobile_masked: Series[str] = pa.Field(nullable=True, str_matches=r"^\d{3}\*+\d{4}$")
-    contact_time: Series[str] = pa.Field(nullable=True)
-    plan_type: Series[str] = pa.Field(nullable=True)
-    plan_amount: Series[float] = pa.Field(nullable=True, ge=0)
-    plan_months: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1)
-    due_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    complaint_id: Series[str] = _col("text")
+    ticket: Series[str] = _col("text", nullable=True)
+    received_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    source: Series[str] = _col("code", "source")
+    customer_id: Series[str] = _col("text", nullable=True)
+    loan_id: Series[str] = _col("text", nullable=True)
+    issue: Series[str] = _col("code", "issue")
+    sub_issue: Series[str] = _col("text", nullable=True)
+    channel: Series[str] = _col("code", "channel", nullable=True)
+    agent_id: Series[str] = _col("text", nullable=True)
+    agency_id: Series[str] = _col("text", nullable=True)
+    narrative: Series[str] = _col("text", nullable=True)
+    status: Series[str] = _col("code", "status", isin=_STATUSES)
+    resolved_at: Series[pd.DatetimeTZDtype] = _col("timestamp", nullable=True, **_TZ)
+    extension_days: Series[int] = _col("count", isin=[0, 15, 45])
+    extension_reason: Series[str] = _col("text", nullable=True)
+    resolution: Series[str] = _col("code", "resolution", nullable=True)
+    public_resolution: Series[str] = _col("text", nullable=True)
+    root_cause: Series[str] = _col("code", "root_cause", nullable=True)
+    assignee: Series[str] = _col("text", nullable=True)
+    substantiated: Series[pd.BooleanDtype] = _col("code", "flag", nullable=True)
+    evidence: Series[str] = _col("text", nullable=True)
+    complainant_name: Series[str] = _col("text", nullable=True)
+    mobile_masked: Series[str] = _col("text", nullable=True, str_matches=r"^\d{3}\*+\d{4}$")
+    contact_time: Series[str] = _col("code", "contact_time", nullable=True)
+    plan_type: Series[str] = _col("code", "plan_type", nullable=True)
+    plan_amount: Series[float] = _col("amount", nullable=True, ge=0)
+    plan_months: Series[pd.Int64Dtype] = _col("count", nullable=True, ge=1)
+    due_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
 
     Config = _ResultConfig
 
@@ -525,15 +594,15 @@ class ComplaintDetailResult(pa.DataFrameModel):
 class ComplaintLoansResult(pa.DataFrameModel):
     """Result of queries/complaint_loans.sql."""
 
-    loan_id: Series[str]
-    product: Series[str]
-    principal: Series[float] = pa.Field(gt=0)
-    disbursed_on: Series[pa.DateTime]
-    as_of: Series[pa.DateTime] = pa.Field(nullable=True)
-    dpd: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
-    bucket: Series[str] = pa.Field(nullable=True, isin=["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"])
-    outstanding_principal: Series[float] = pa.Field(nullable=True, ge=0)
-    overdue_amount: Series[float] = pa.Field(nullable=True, ge=0)
+    loan_id: Series[str] = _col("text")
+    product: Series[str] = _col("code", "product")
+    principal: Series[float] = _col("amount", gt=0)
+    disbursed_on: Series[pa.DateTime] = _col("date")
+    as_of: Series[pa.DateTime] = _col("date", nullable=True)
+    dpd: Series[pd.Int64Dtype] = _col("count", nullable=True, ge=0)
+    bucket: Series[str] = _col("code", "bucket", nullable=True, isin=["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"])
+    outstanding_principal: Series[float] = _col("amount", nullable=True, ge=0)
+    overdue_amount: Series[float] = _col("amount", nullable=True, ge=0)
 
     Config = _ResultConfig
 
@@ -541,18 +610,18 @@ class ComplaintLoansResult(pa.DataFrameModel):
 class ComplaintContactsResult(pa.DataFrameModel):
     """Result of queries/complaint_contacts.sql."""
 
-    contact_id: Series[str]
-    loan_id: Series[str]
-    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    local_time: Series[str]
-    channel: Series[str]
-    party: Series[str]
-    outcome: Series[str]
-    agent_id: Series[str] = pa.Field(nullable=True)
-    agency_id: Series[str] = pa.Field(nullable=True)
-    collectors: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    duration_s: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    days_from_complaint: Series[int]
+    contact_id: Series[str] = _col("text")
+    loan_id: Series[str] = _col("text")
+    contact_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    local_time: Series[str] = _col("text")
+    channel: Series[str] = _col("code", "channel")
+    party: Series[str] = _col("code", "party")
+    outcome: Series[str] = _col("code", "outcome")
+    agent_id: Series[str] = _col("text", nullable=True)
+    agency_id: Series[str] = _col("text", nullable=True)
+    collectors: Series[pd.Int64Dtype] = _col("count", nullable=True)
+    duration_s: Series[pd.Int64Dtype] = _col("count", nullable=True)
+    days_from_complaint: Series[int] = _col("count")
 
     Config = _ResultConfig
 
@@ -560,16 +629,16 @@ class ComplaintContactsResult(pa.DataFrameModel):
 class ComplaintHistoryResult(pa.DataFrameModel):
     """Result of queries/complaint_history.sql."""
 
-    event_id: Series[int] = pa.Field(ge=1)
-    event_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    complaint_id: Series[str]
-    actor: Series[str]
-    action: Series[str]
-    field: Series[str] = pa.Field(nullable=True)
-    from_value: Series[str] = pa.Field(nullable=True)
-    to_value: Series[str] = pa.Field(nullable=True)
-    note: Series[str] = pa.Field(nullable=True)
-    hash: Series[str] = pa.Field(str_length=64)
+    event_id: Series[int] = _col("text", ge=1)
+    event_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    complaint_id: Series[str] = _col("text")
+    actor: Series[str] = _col("text")
+    action: Series[str] = _col("text")
+    field: Series[str] = _col("text", nullable=True)
+    from_value: Series[str] = _col("text", nullable=True)
+    to_value: Series[str] = _col("text", nullable=True)
+    note: Series[str] = _col("text", nullable=True)
+    hash: Series[str] = _col("text", str_length=64)
 
     Config = _ResultConfig
 
@@ -578,11 +647,12 @@ class ComplaintHistoryResult(pa.DataFrameModel):
 class RootCausesResult(pa.DataFrameModel):
     """Result of queries/root_causes.sql."""
 
-    dimension: Series[str] = pa.Field(isin=["root_cause", "issue", "channel", "agent", "agency", "strategy"])
-    value: Series[str]
-    complaints: Series[int] = pa.Field(ge=1)
-    share: Series[float] = pa.Field(gt=0, le=1)
-    cumulative_share: Series[float] = pa.Field(gt=0, le=1.000001)
+    dimension: Series[str] = _col("code", "cause_group",
+                                  isin=["root_cause", "issue", "channel", "agent", "agency", "strategy"])
+    value: Series[str] = _col("text")
+    complaints: Series[int] = _col("count", ge=1)
+    share: Series[float] = _col("rate", gt=0, le=1)
+    cumulative_share: Series[float] = _col("rate", gt=0, le=1.000001)
 
     Config = _ResultConfig
 
@@ -590,14 +660,15 @@ class RootCausesResult(pa.DataFrameModel):
 class ComplaintRatesResult(pa.DataFrameModel):
     """Result of queries/complaint_rates.sql."""
 
-    month: Series[pa.DateTime]
-    segment_kind: Series[str] = pa.Field(isin=["all", "agency", "agent", "strategy", "region", "product", "channel"])
-    segment: Series[str]
-    contacts: Series[int] = pa.Field(ge=0)
-    overdue_accounts: Series[int] = pa.Field(ge=0)
-    complaints: Series[int] = pa.Field(ge=0)
-    complaints_per_10k_contacts: Series[float] = pa.Field(ge=0, nullable=True)
-    complaints_per_10k_overdue: Series[float] = pa.Field(ge=0, nullable=True)
+    month: Series[pa.DateTime] = _col("date")
+    segment_kind: Series[str] = _col("code", "segment_kind",
+                                     isin=["all", "agency", "agent", "strategy", "region", "product", "channel"])
+    segment: Series[str] = _col("text")
+    contacts: Series[int] = _col("count", ge=0)
+    overdue_accounts: Series[int] = _col("count", ge=0)
+    complaints: Series[int] = _col("count", ge=0)
+    complaints_per_10k_contacts: Series[float] = _col("number", ge=0, nullable=True)
+    complaints_per_10k_overdue: Series[float] = _col("number", ge=0, nullable=True)
 
     Config = _ResultConfig
 
@@ -605,14 +676,14 @@ class ComplaintRatesResult(pa.DataFrameModel):
 class ActionEffectInputsResult(pa.DataFrameModel):
     """Result of queries/action_effect_inputs.sql."""
 
-    month: Series[pa.DateTime]
-    group_name: Series[str] = pa.Field(isin=["treated", "control"])
-    contacts: Series[int] = pa.Field(ge=0)
-    rpc_contacts: Series[int] = pa.Field(ge=0)
-    ptp_contacts: Series[int] = pa.Field(ge=0)
-    complaints: Series[int] = pa.Field(ge=0)
-    overdue_accounts: Series[int] = pa.Field(ge=0)
-    cured_accounts: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    month: Series[pa.DateTime] = _col("date")
+    group_name: Series[str] = _col("code", "group", isin=["treated", "control"])
+    contacts: Series[int] = _col("count", ge=0)
+    rpc_contacts: Series[int] = _col("count", ge=0)
+    ptp_contacts: Series[int] = _col("count", ge=0)
+    complaints: Series[int] = _col("count", ge=0)
+    overdue_accounts: Series[int] = _col("count", ge=0)
+    cured_accounts: Series[pd.Int64Dtype] = _col("count", ge=0, nullable=True)
 
     Config = _ResultConfig
 
@@ -620,19 +691,19 @@ class ActionEffectInputsResult(pa.DataFrameModel):
 class ImprovementActionsResult(pa.DataFrameModel):
     """Result of queries/improvement_actions.sql."""
 
-    action_id: Series[str]
-    title: Series[str]
-    root_cause: Series[str] = pa.Field(nullable=True)
-    owner: Series[str] = pa.Field(nullable=True)
-    start_on: Series[pa.DateTime]
-    change_made: Series[str] = pa.Field(nullable=True)
-    target_kpi: Series[str]
-    target_value: Series[float] = pa.Field(nullable=True)
-    status: Series[str] = pa.Field(isin=["planned", "in_progress", "done", "reviewed"])
-    segment_kind: Series[str] = pa.Field(nullable=True)
-    segment_value: Series[str] = pa.Field(nullable=True)
-    created_by: Series[str] = pa.Field(nullable=True)
-    created_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
+    action_id: Series[str] = _col("text")
+    title: Series[str] = _col("text")
+    root_cause: Series[str] = _col("code", "root_cause", nullable=True)
+    owner: Series[str] = _col("text", nullable=True)
+    start_on: Series[pa.DateTime] = _col("date")
+    change_made: Series[str] = _col("text", nullable=True)
+    target_kpi: Series[str] = _col("code", "target_kpi")
+    target_value: Series[float] = _col("number", nullable=True)
+    status: Series[str] = _col("code", "action_status", isin=["planned", "in_progress", "done", "reviewed"])
+    segment_kind: Series[str] = _col("code", "segment_kind", nullable=True)
+    segment_value: Series[str] = _col("text", nullable=True)
+    created_by: Series[str] = _col("text", nullable=True)
+    created_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
 
     Config = _ResultConfig
 
@@ -640,17 +711,17 @@ class ImprovementActionsResult(pa.DataFrameModel):
 class ChannelNetRankingResult(pa.DataFrameModel):
     """Result of queries/channel_net_ranking.sql."""
 
-    dimension: Series[str] = pa.Field(isin=["channel", "strategy"])
-    value: Series[str]
-    rank: Series[int] = pa.Field(ge=1)
-    attempts: Series[int] = pa.Field(ge=1)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    cost: Series[float] = pa.Field(ge=0)
-    complaints: Series[int] = pa.Field(ge=0)
-    complaint_cost: Series[float] = pa.Field(ge=0)
-    net_value: Series[float]
-    net_per_attempt: Series[float]
-    net_per_yuan_cost: Series[float] = pa.Field(nullable=True)
+    dimension: Series[str] = _col("code", "rank_dimension", isin=["channel", "strategy"])
+    value: Series[str] = _col("text")
+    rank: Series[int] = _col("count", ge=1)
+    attempts: Series[int] = _col("count", ge=1)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    cost: Series[float] = _col("amount", ge=0)
+    complaints: Series[int] = _col("count", ge=0)
+    complaint_cost: Series[float] = _col("amount", ge=0)
+    net_value: Series[float] = _col("amount")
+    net_per_attempt: Series[float] = _col("amount")
+    net_per_yuan_cost: Series[float] = _col("number", decimals=4, nullable=True)
 
     Config = _ResultConfig
 
@@ -663,10 +734,10 @@ _POLICY_RULES = ["quiet_hours", "connected_calls_per_day", "unanswered_calls_per
 class PolicyViolationsResult(pa.DataFrameModel):
     """Result of queries/policy_violations.sql."""
 
-    rule: Series[str] = pa.Field(isin=_POLICY_RULES, unique=True)
-    violations: Series[int] = pa.Field(ge=0)
-    loans_affected: Series[int] = pa.Field(ge=0)
-    agents_affected: Series[int] = pa.Field(ge=0)
+    rule: Series[str] = _col("code", "rule", isin=_POLICY_RULES, unique=True)
+    violations: Series[int] = _col("count", ge=0)
+    loans_affected: Series[int] = _col("count", ge=0)
+    agents_affected: Series[int] = _col("count", ge=0)
 
     Config = _ResultConfig
 
@@ -674,16 +745,16 @@ class PolicyViolationsResult(pa.DataFrameModel):
 class PolicyViolationDetailsResult(pa.DataFrameModel):
     """Result of queries/policy_violation_details.sql."""
 
-    contact_id: Series[str]
-    loan_id: Series[str]
-    customer_id: Series[str] = pa.Field(nullable=True)
-    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    local_time: Series[pa.DateTime]
-    channel: Series[str]
-    outcome: Series[str]
-    agent_id: Series[str] = pa.Field(nullable=True)
-    agency_id: Series[str] = pa.Field(nullable=True)
-    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
+    contact_id: Series[str] = _col("text")
+    loan_id: Series[str] = _col("text")
+    customer_id: Series[str] = _col("text", nullable=True)
+    contact_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    local_time: Series[pa.DateTime] = _col("timestamp")
+    channel: Series[str] = _col("code", "channel")
+    outcome: Series[str] = _col("code", "outcome")
+    agent_id: Series[str] = _col("text", nullable=True)
+    agency_id: Series[str] = _col("text", nullable=True)
+    rule: Series[str] = _col("code", "rule", isin=_POLICY_RULES)
 
     Config = _ResultConfig
 
@@ -691,11 +762,11 @@ class PolicyViolationDetailsResult(pa.DataFrameModel):
 class PolicyLeagueResult(pa.DataFrameModel):
     """Result of queries/policy_league.sql."""
 
-    level: Series[str] = pa.Field(isin=["agent", "agency"])
-    id: Series[str] = pa.Field(nullable=True)
-    contacts: Series[int] = pa.Field(ge=1)
-    violations: Series[int] = pa.Field(ge=0)
-    violations_per_1000: Series[float] = pa.Field(ge=0)
+    level: Series[str] = _col("code", "collector_level", isin=["agent", "agency"])
+    id: Series[str] = _col("text", label="collector_id", nullable=True)
+    contacts: Series[int] = _col("count", ge=1)
+    violations: Series[int] = _col("count", ge=0)
+    violations_per_1000: Series[float] = _col("number", ge=0)
 
     Config = _ResultConfig
 
@@ -703,9 +774,9 @@ class PolicyLeagueResult(pa.DataFrameModel):
 class PolicyViolationsByMonthResult(pa.DataFrameModel):
     """Result of queries/policy_violations_by_month.sql."""
 
-    month: Series[pa.DateTime]
-    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
-    violations: Series[int] = pa.Field(ge=1)
+    month: Series[pa.DateTime] = _col("date")
+    rule: Series[str] = _col("code", "rule", isin=_POLICY_RULES)
+    violations: Series[int] = _col("count", ge=1)
 
     Config = _ResultConfig
 
@@ -713,14 +784,14 @@ class PolicyViolationsByMonthResult(pa.DataFrameModel):
 class PolicyWhatIfResult(pa.DataFrameModel):
     """Result of queries/policy_what_if.sql."""
 
-    rule: Series[str] = pa.Field(isin=[*_POLICY_RULES, "all"])
-    base_violations: Series[int] = pa.Field(ge=0)
-    scenario_violations: Series[int] = pa.Field(ge=0)
-    newly_blocked: Series[int] = pa.Field(ge=0)
-    payments_at_risk: Series[int] = pa.Field(ge=0)
-    payment_amount_at_risk: Series[float] = pa.Field(ge=0)
-    ptps_at_risk: Series[int] = pa.Field(ge=0)
-    ptp_amount_at_risk: Series[float] = pa.Field(ge=0)
+    rule: Series[str] = _col("code", "rule", isin=[*_POLICY_RULES, "all"])
+    base_violations: Series[int] = _col("count", ge=0)
+    scenario_violations: Series[int] = _col("count", ge=0)
+    newly_blocked: Series[int] = _col("count", ge=0)
+    payments_at_risk: Series[int] = _col("count", ge=0)
+    payment_amount_at_risk: Series[float] = _col("amount", ge=0)
+    ptps_at_risk: Series[int] = _col("count", ge=0)
+    ptp_amount_at_risk: Series[float] = _col("amount", ge=0)
 
     Config = _ResultConfig
 
@@ -728,18 +799,18 @@ class PolicyWhatIfResult(pa.DataFrameModel):
 class ComplaintBreachesResult(pa.DataFrameModel):
     """Result of queries/complaint_breaches.sql."""
 
-    complaint_id: Series[str]
-    issue: Series[str]
-    rule: Series[str] = pa.Field(isin=_POLICY_RULES)
-    contact_id: Series[str]
-    loan_id: Series[str]
-    contact_at: Series[pd.DatetimeTZDtype] = pa.Field(**_TZ)
-    local_time: Series[pa.DateTime]
-    channel: Series[str]
-    outcome: Series[str]
-    agent_id: Series[str] = pa.Field(nullable=True)
-    matches_issue: Series[bool]
-    is_supported: Series[bool]
+    complaint_id: Series[str] = _col("text")
+    issue: Series[str] = _col("code", "issue")
+    rule: Series[str] = _col("code", "rule", isin=_POLICY_RULES)
+    contact_id: Series[str] = _col("text")
+    loan_id: Series[str] = _col("text")
+    contact_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    local_time: Series[pa.DateTime] = _col("timestamp")
+    channel: Series[str] = _col("code", "channel")
+    outcome: Series[str] = _col("code", "outcome")
+    agent_id: Series[str] = _col("text", nullable=True)
+    matches_issue: Series[bool] = _col("code", "flag")
+    is_supported: Series[bool] = _col("code", "flag")
 
     Config = _ResultConfig
 
@@ -759,20 +830,20 @@ class ContactCheckResult(pa.DataFrameModel):
 class UploadHistoryResult(pa.DataFrameModel):
     """Result of queries/upload_history.sql."""
 
-    upload_id: Series[int]
-    uploaded_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "us", "tz": "UTC"})
-    uploaded_by: Series[str] = pa.Field(nullable=True)
-    dataset: Series[str]
-    file_name: Series[str] = pa.Field(nullable=True)
-    file_format: Series[str] = pa.Field(nullable=True)
-    file_sha256: Series[str] = pa.Field(nullable=True)
-    rows_total: Series[int] = pa.Field(ge=0)
-    rows_accepted: Series[int] = pa.Field(ge=0)
-    rows_rejected: Series[int] = pa.Field(ge=0)
-    status: Series[str]
-    is_strict: Series[bool]
-    replaces_upload_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    message: Series[str] = pa.Field(nullable=True)
+    upload_id: Series[int] = _col("text")
+    uploaded_at: Series[pd.DatetimeTZDtype] = _col("timestamp", dtype_kwargs={"unit": "us", "tz": "UTC"})
+    uploaded_by: Series[str] = _col("text", nullable=True)
+    dataset: Series[str] = _col("code", "dataset")
+    file_name: Series[str] = _col("text", nullable=True)
+    file_format: Series[str] = _col("text", nullable=True)
+    file_sha256: Series[str] = _col("text", nullable=True)
+    rows_total: Series[int] = _col("count", ge=0)
+    rows_accepted: Series[int] = _col("count", ge=0)
+    rows_rejected: Series[int] = _col("count", ge=0)
+    status: Series[str] = _col("code", "upload_status")
+    is_strict: Series[bool] = _col("code", "flag")
+    replaces_upload_id: Series[pd.Int64Dtype] = _col("text", nullable=True)
+    message: Series[str] = _col("text", nullable=True)
 
     Config = _ResultConfig
 
@@ -780,12 +851,12 @@ class UploadHistoryResult(pa.DataFrameModel):
 class QuarantineRowsResult(pa.DataFrameModel):
     """Result of queries/quarantine_rows.sql."""
 
-    row_number: Series[int] = pa.Field(ge=1)
-    column_name: Series[str] = pa.Field(nullable=True)
-    reason: Series[str]
-    reason_code: Series[str] = pa.Field(nullable=True)
-    reason_args: Series[str] = pa.Field(nullable=True)
-    raw_row: Series[str]
+    row_number: Series[int] = _col("count", ge=1)
+    column_name: Series[str] = _col("text", nullable=True)
+    reason: Series[str] = _col("text")
+    reason_code: Series[str] = _col("text", nullable=True)
+    reason_args: Series[str] = _col("text", nullable=True)
+    raw_row: Series[str] = _col("text")
 
     Config = _ResultConfig
 
@@ -793,23 +864,23 @@ class QuarantineRowsResult(pa.DataFrameModel):
 class RiskFeaturesResult(pa.DataFrameModel):
     """Result of queries/risk_features.sql."""
 
-    loan_id: Series[str]
-    as_of: Series[pa.DateTime]
-    dpd: Series[int] = pa.Field(ge=0, le=60)
-    outstanding_principal: Series[float] = pa.Field(ge=0)
-    overdue_amount: Series[float] = pa.Field(ge=0)
-    product: Series[str]
-    risk_grade: Series[str]
-    term_months: Series[int] = pa.Field(ge=1)
-    annual_rate: Series[float] = pa.Field(ge=0)
-    months_on_book: Series[int]
-    contacts: Series[int] = pa.Field(ge=0)
-    phone_calls: Series[int] = pa.Field(ge=0)
-    rpc_contacts: Series[int] = pa.Field(ge=0)
-    ptp_contacts: Series[int] = pa.Field(ge=0)
-    payments: Series[int] = pa.Field(ge=0)
-    paid_amount: Series[float] = pa.Field(ge=0)
-    rolled_m3: Series[pd.Int32Dtype] = pa.Field(isin=[0, 1], nullable=True)
+    loan_id: Series[str] = _col("text")
+    as_of: Series[pa.DateTime] = _col("date")
+    dpd: Series[int] = _col("count", ge=0, le=60)
+    outstanding_principal: Series[float] = _col("amount", ge=0)
+    overdue_amount: Series[float] = _col("amount", ge=0)
+    product: Series[str] = _col("code", "product")
+    risk_grade: Series[str] = _col("text")
+    term_months: Series[int] = _col("count", ge=1)
+    annual_rate: Series[float] = _col("rate", ge=0)
+    months_on_book: Series[int] = _col("count")
+    contacts: Series[int] = _col("count", ge=0)
+    phone_calls: Series[int] = _col("count", ge=0)
+    rpc_contacts: Series[int] = _col("count", ge=0)
+    ptp_contacts: Series[int] = _col("count", ge=0)
+    payments: Series[int] = _col("count", ge=0)
+    paid_amount: Series[float] = _col("amount", ge=0)
+    rolled_m3: Series[pd.Int32Dtype] = _col("code", "flag", isin=[0, 1], nullable=True)
 
     Config = _ResultConfig
 
@@ -817,13 +888,288 @@ class RiskFeaturesResult(pa.DataFrameModel):
 class RiskChannelOutcomesResult(pa.DataFrameModel):
     """Result of queries/risk_channel_outcomes.sql."""
 
-    loan_id: Series[str]
-    as_of: Series[pa.DateTime]
-    channel: Series[str]
-    attempts: Series[int] = pa.Field(ge=1)
-    cost: Series[float] = pa.Field(ge=0)
-    recovered_amount: Series[float] = pa.Field(ge=0)
-    complaints: Series[int] = pa.Field(ge=0)
+    loan_id: Series[str] = _col("text")
+    as_of: Series[pa.DateTime] = _col("date")
+    channel: Series[str] = _col("code", "channel")
+    attempts: Series[int] = _col("count", ge=1)
+    cost: Series[float] = _col("amount", ge=0)
+    recovered_amount: Series[float] = _col("amount", ge=0)
+    complaints: Series[int] = _col("count", ge=0)
+
+    Config = _ResultConfig
+
+
+_BUCKETS_FORECAST = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+", "closed", "M1+"]
+
+
+def _k(kind: str, **extra: str) -> dict:
+    return {"metadata": {"kind": kind, **extra}}
+
+
+class RollForecastResult(pa.DataFrameModel):
+    """Result of queries/roll_forecast.sql: expected loans and balance per bucket and month-end ahead."""
+
+    month_end: Series[pa.DateTime] = pa.Field(**_k("date"))
+    bucket: Series[str] = pa.Field(isin=_BUCKETS_FORECAST, **_k("code", codes="bucket"))
+    forecast_loans: Series[float] = pa.Field(ge=0, **_k("number"))
+    forecast_balance: Series[float] = pa.Field(**_k("amount"))
+    low_balance: Series[float] = pa.Field(**_k("amount"))
+    high_balance: Series[float] = pa.Field(**_k("amount"))
+
+    Config = _ResultConfig
+
+
+class RollForecastBacktestResult(pa.DataFrameModel):
+    """Result of queries/roll_forecast_backtest.sql: forecast vs observed balance per origin and bucket."""
+
+    as_of: Series[pa.DateTime] = pa.Field(**_k("date"))
+    month_end: Series[pa.DateTime] = pa.Field(**_k("date"))
+    bucket: Series[str] = pa.Field(isin=[b for b in _BUCKETS_FORECAST if b != "closed"], **_k("code", codes="bucket"))
+    forecast_balance: Series[float] = pa.Field(**_k("amount"))
+    actual_balance: Series[float] = pa.Field(**_k("amount"))
+    abs_pct_error: Series[float] = pa.Field(ge=0, nullable=True, **_k("rate"))
+
+    Config = _ResultConfig
+
+
+class AlertHistoryResult(pa.DataFrameModel):
+    """Result of queries/alert_history.sql: KPI alert state transitions, newest first."""
+
+    event_id: Series[int] = pa.Field(ge=1, **_k("number"))
+    alert_rule: Series[str] = pa.Field(**_k("text"))
+    alert_event: Series[str] = pa.Field(isin=["fired", "cleared"], **_k("code", codes="alert_event"))
+    as_of: Series[pa.DateTime] = pa.Field(**_k("date"))
+    kpi: Series[str] = pa.Field(**_k("text"))
+    kpi_value: Series[float] = pa.Field(nullable=True, **_k("number"))
+    alert_condition: Series[str] = pa.Field(**_k("text"))
+    recorded_at: Series[pd.DatetimeTZDtype] = pa.Field(dtype_kwargs={"unit": "us", "tz": "UTC"}, **_k("timestamp"))
+    recorded_by: Series[str] = pa.Field(**_k("text"))
+
+    Config = _ResultConfig
+
+
+# Drill-down results: the rows behind one figure of a dashboard (owned by the drill-down pages).
+_BUCKETS = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M6+"]
+
+
+class BucketLoansResult(pa.DataFrameModel):
+    """Result of queries/bucket_loans.sql."""
+
+    as_of: Series[pa.DateTime] = _col("date")
+    loan_id: Series[str] = _col("text")
+    customer_id: Series[str] = _col("text", nullable=True)
+    customer_name: Series[str] = _col("text", nullable=True)
+    mobile: Series[str] = _col("text", nullable=True)
+    product: Series[str] = _col("code", "product", nullable=True)
+    region: Series[str] = _col("text", nullable=True)
+    risk_grade: Series[str] = _col("text", nullable=True)
+    bucket: Series[str] = _col("code", "bucket", isin=_BUCKETS)
+    dpd: Series[int] = _col("count", ge=0)
+    outstanding_principal: Series[float] = _col("amount", ge=0)
+    overdue_amount: Series[float] = _col("amount", ge=0)
+
+    Config = _ResultConfig
+
+
+class RollRateLoansResult(pa.DataFrameModel):
+    """Result of queries/roll_rate_loans.sql."""
+
+    as_of: Series[pa.DateTime] = _col("date")
+    next_as_of: Series[pa.DateTime] = _col("date")
+    loan_id: Series[str] = _col("text")
+    customer_id: Series[str] = _col("text", nullable=True)
+    customer_name: Series[str] = _col("text", nullable=True)
+    mobile: Series[str] = _col("text", nullable=True)
+    product: Series[str] = _col("code", "product", nullable=True)
+    region: Series[str] = _col("text", nullable=True)
+    risk_grade: Series[str] = _col("text", nullable=True)
+    from_bucket: Series[str] = _col("code", "bucket", isin=_BUCKETS)
+    to_bucket: Series[str] = _col("code", "bucket", isin=[*_BUCKETS, "closed"])
+    dpd: Series[int] = _col("count", ge=0)
+    next_dpd: Series[pd.Int64Dtype] = _col("count", nullable=True, ge=0)
+    outstanding_principal: Series[float] = _col("amount", ge=0)
+    next_outstanding_principal: Series[float] = _col("amount", nullable=True, ge=0)
+
+    Config = _ResultConfig
+
+
+class FunnelStageLoansResult(pa.DataFrameModel):
+    """Result of queries/funnel_stage_loans.sql."""
+
+    as_of: Series[pa.DateTime] = _col("date")
+    loan_id: Series[str] = _col("text")
+    customer_id: Series[str] = _col("text", nullable=True)
+    customer_name: Series[str] = _col("text", nullable=True)
+    mobile: Series[str] = _col("text", nullable=True)
+    product: Series[str] = _col("code", "product", nullable=True)
+    region: Series[str] = _col("text", nullable=True)
+    risk_grade: Series[str] = _col("text", nullable=True)
+    dpd: Series[int] = _col("count", ge=1)
+    outstanding_principal: Series[float] = _col("amount", ge=0)
+    overdue_amount: Series[float] = _col("amount", ge=0)
+    paid_amount: Series[float] = _col("amount", nullable=True, gt=0)
+    next_dpd: Series[pd.Int64Dtype] = _col("count", nullable=True, ge=0)
+
+    Config = _ResultConfig
+
+
+class ContactRowsResult(pa.DataFrameModel):
+    """Result of queries/channel_contacts.sql and queries/collector_contacts.sql (contact log rows)."""
+
+    contact_id: Series[str] = _col("text")
+    loan_id: Series[str] = _col("text")
+    customer_id: Series[str] = _col("text", nullable=True)
+    contact_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    channel: Series[str] = _col("code", "channel")
+    party: Series[str] = _col("code", "party")
+    outcome: Series[str] = _col("code", "outcome")
+    agent_id: Series[str] = _col("text", nullable=True)
+    agency_id: Series[str] = _col("text", nullable=True)
+    strategy: Series[str] = _col("code", "strategy", nullable=True)
+    ptp_amount: Series[float] = _col("amount", nullable=True, gt=0)
+    ptp_due_on: Series[pa.DateTime] = _col("date", nullable=True)
+    cost: Series[float] = _col("amount", ge=0)
+
+    Config = _ResultConfig
+
+
+# Tables that pages compute from query results (not named queries): declared so that every table on
+# screen has a kind and a label per column.
+class ComplaintQueueView(pa.DataFrameModel):
+    """The complaint queue as the queue page shows it: complaint_queue plus the deadline clock."""
+
+    complaint_id: Series[str] = _col("text")
+    clock: Series[str] = _col("text")
+    due_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+    status: Series[str] = _col("code", "status")
+    issue: Series[str] = _col("code", "issue")
+    channel: Series[str] = _col("code", "channel", nullable=True)
+    source: Series[str] = _col("code", "source")
+    agency_id: Series[str] = _col("text", nullable=True)
+    agent_id: Series[str] = _col("text", nullable=True)
+    assignee: Series[str] = _col("text", nullable=True)
+    received_at: Series[pd.DatetimeTZDtype] = _col("timestamp", **_TZ)
+
+
+class ComplaintContactsView(ComplaintContactsResult):
+    """A complaint's contact log with the rules each contact broke (complaint detail page)."""
+
+    breach: Series[str] = _col("text")
+
+
+VIEW_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
+    "complaint_queue_view": ComplaintQueueView,
+    "complaint_contacts_view": ComplaintContactsView,
+}
+
+
+# Repayment plan results (owned by portal/plans.py).
+_PLAN_BUCKETS = ["M1", "M2", "M3", "M4", "M5", "M6", "M6+"]
+
+
+class RepaymentPlanOutcomesResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_outcomes.sql (CONTRACT.md)."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), unique=True, **_k("code", codes="plan_type"))
+    plans: Series[int] = pa.Field(ge=1, **_k("count"))
+    instalments_due: Series[int] = pa.Field(ge=0, **_k("count"))
+    instalments_kept: Series[int] = pa.Field(ge=0, **_k("count"))
+    kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, **_k("rate"))
+    completed: Series[int] = pa.Field(ge=0, **_k("count"))
+    broken: Series[int] = pa.Field(ge=0, **_k("count"))
+    cured_within_90d: Series[int] = pa.Field(ge=0, **_k("count"))
+    cure_rate_90d: Series[float] = pa.Field(ge=0, le=1, nullable=True, **_k("rate"))
+    control_cure_rate_90d: Series[float] = pa.Field(ge=0, le=1, nullable=True, **_k("rate"))
+    uplift_pp: Series[float] = pa.Field(ge=-100, le=100, nullable=True, **_k("number"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanCureCellsResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_cure_cells.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), **_k("code", codes="plan_type"))
+    month_end_before: Series[pa.DateTime] = pa.Field(**_k("date"))
+    bucket: Series[str] = pa.Field(isin=_PLAN_BUCKETS, **_k("code", codes="bucket"))
+    product: Series[str] = pa.Field(**_k("code", codes="product"))
+    risk_grade: Series[str] = pa.Field(nullable=True, **_k("text"))
+    horizon_on: Series[pa.DateTime] = pa.Field(**_k("date"))
+    plans: Series[int] = pa.Field(ge=1, **_k("count"))
+    cured: Series[int] = pa.Field(ge=0, **_k("count"))
+    control_loans: Series[int] = pa.Field(ge=0, **_k("count"))
+    control_cured: Series[int] = pa.Field(ge=0, **_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanFunnelResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_funnel.sql."""
+
+    stage: Series[str] = pa.Field(isin=["requested", "offered", "accepted", "kept_to_date", "completed"],
+                                  **_k("code", codes="plan_stage"))
+    requests: Series[int] = pa.Field(ge=0, **_k("count"))
+    share_of_requested: Series[float] = pa.Field(ge=0, le=1, **_k("rate"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanOfferTimingResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_offer_timing.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=[*PLAN_TYPES, "unspecified", "all"], **_k("code", codes="plan_type"))
+    requests: Series[int] = pa.Field(ge=1, **_k("count"))
+    offered: Series[int] = pa.Field(ge=0, **_k("count"))
+    median_days_to_offer: Series[float] = pa.Field(nullable=True, **_k("number"))
+    p90_days_to_offer: Series[float] = pa.Field(nullable=True, **_k("number"))
+    offered_by_deadline: Series[int] = pa.Field(ge=0, **_k("count"))
+    by_deadline_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, **_k("rate"))
+    waiting: Series[int] = pa.Field(ge=0, **_k("count"))
+    waiting_past_deadline: Series[int] = pa.Field(ge=0, **_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanOfferDaysResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_offer_days.sql."""
+
+    days_to_offer: Series[int] = pa.Field(**_k("number"))
+    offers: Series[int] = pa.Field(ge=1, **_k("count"))
+    by_deadline: Series[int] = pa.Field(ge=0, **_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanKeptResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_kept.sql."""
+
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), **_k("code", codes="plan_type"))
+    segment: Series[str] = pa.Field(**_k("text"))
+    plans: Series[int] = pa.Field(ge=1, **_k("count"))
+    instalments_due: Series[int] = pa.Field(ge=0, **_k("count"))
+    instalments_kept: Series[int] = pa.Field(ge=0, **_k("count"))
+    kept_rate: Series[float] = pa.Field(ge=0, le=1, nullable=True, **_k("rate"))
+    active: Series[int] = pa.Field(ge=0, **_k("count"))
+    completed: Series[int] = pa.Field(ge=0, **_k("count"))
+    broken: Series[int] = pa.Field(ge=0, **_k("count"))
+    cancelled: Series[int] = pa.Field(ge=0, **_k("count"))
+
+    Config = _ResultConfig
+
+
+class RepaymentPlanScheduleResult(pa.DataFrameModel):
+    """Result of queries/repayment_plan_schedule.sql."""
+
+    plan_id: Series[str] = pa.Field(**_k("text"))
+    plan_type: Series[str] = pa.Field(isin=list(PLAN_TYPES), **_k("code", codes="plan_type"))
+    plan_status: Series[str] = pa.Field(isin=list(PLAN_STATUSES), **_k("code", codes="plan_status"))
+    agreed_on: Series[pa.DateTime] = pa.Field(**_k("date"))
+    instalment_no: Series[int] = pa.Field(ge=1, **_k("number"))
+    due_on: Series[pa.DateTime] = pa.Field(**_k("date"))
+    amount_due: Series[float] = pa.Field(ge=0, **_k("amount"))
+    cumulative_due: Series[float] = pa.Field(gt=0, **_k("amount"))
+    covered_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, **_k("timestamp"), **_TZ)
+    state: Series[str] = pa.Field(isin=["kept", "missed", "in_grace", "upcoming"],
+                                  **_k("code", codes="instalment_state"))
 
     Config = _ResultConfig
 
@@ -864,4 +1210,19 @@ RESULT_SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "contact_check": ContactCheckResult,
     "risk_features": RiskFeaturesResult,
     "risk_channel_outcomes": RiskChannelOutcomesResult,
+    "bucket_loans": BucketLoansResult,
+    "roll_rate_loans": RollRateLoansResult,
+    "funnel_stage_loans": FunnelStageLoansResult,
+    "channel_contacts": ContactRowsResult,
+    "collector_contacts": ContactRowsResult,
+    "roll_forecast": RollForecastResult,
+    "roll_forecast_backtest": RollForecastBacktestResult,
+    "alert_history": AlertHistoryResult,
+    "repayment_plan_outcomes": RepaymentPlanOutcomesResult,
+    "repayment_plan_cure_cells": RepaymentPlanCureCellsResult,
+    "repayment_plan_funnel": RepaymentPlanFunnelResult,
+    "repayment_plan_offer_timing": RepaymentPlanOfferTimingResult,
+    "repayment_plan_offer_days": RepaymentPlanOfferDaysResult,
+    "repayment_plan_kept": RepaymentPlanKeptResult,
+    "repayment_plan_schedule": RepaymentPlanScheduleResult,
 }

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks)
 from portal import navigation, ui
 from portal.i18n import t
 
@@ -33,6 +34,7 @@ for spec in navigation.PAGES:
         )
     )
 current = st.navigation(sections)
+ui.follow_next()
 ui.account_box()
 ui.language_switch()
 current.run()

@@ -20,6 +20,9 @@ COMPLAINT_ISSUES = (
     "repayment_plan_request", "service_quality", "other",
 )
 RESOLUTIONS = ("explanation", "monetary_relief", "non_monetary_relief", "repayment_plan", "no_action")
+PLAN_TYPES = ("instalments", "deferral")  # repayment_plans.plan_type
+PLAN_STATUSES = ("active", "completed", "broken", "cancelled")  # repayment_plans.status (agreed plans)
+PLAN_MAX_INSTALMENTS = 60
 EXTENSION_DAYS = (0, 15, 45)
 BASE_DEADLINE_DAYS = 15
 

@@ -2,13 +2,14 @@
 # The whole test suite from a fresh checkout: install what the tests need, lint, then run pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian's chromium for the browser tests, and a small CJK font so Chinese pages render in screenshots.
-if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then
+# Debian's chromium for the browser tests, a small CJK font so Chinese pages render in screenshots, and
+# poppler-utils (pdftoppm) for the test that renders the board pack PDF (the product itself needs none).
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ] || ! command -v pdftoppm >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then
-    (apt-get update && apt-get install -y chromium fonts-wqy-microhei) >/tmp/portal-apt.log 2>&1 \
+    (apt-get update && apt-get install -y chromium fonts-wqy-microhei poppler-utils) >/tmp/portal-apt.log 2>&1 \
       || { tail -20 /tmp/portal-apt.log; exit 1; }
   else
-    echo "browser tests need Debian's chromium: sudo apt-get install -y chromium fonts-wqy-microhei" >&2
+    echo "browser tests need Debian's chromium: sudo apt-get install -y chromium fonts-wqy-microhei poppler-utils" >&2
   fi
 fi
 # Java for the Spark parity test (it skips with a reason when Java is missing and apt is not available).

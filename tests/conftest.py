@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from portal import db
+import portal.startup  # noqa: F401 (registers the data layer's hooks, as every entry point does)
+from portal import audit, db
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTERNAL = ROOT.parent / "shared" / "external"
+EXTERNAL = ROOT / "tests" / "data" / "external"
 DEMO_LOANS = 2000
 DEMO_SEED = 11
 
@@ -31,7 +31,7 @@ def demo_db_template(tmp_path_factory) -> Path:
     from portal import demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    demo.build(path, loans=DEMO_LOANS, seed=DEMO_SEED)
+    demo.build(path, loans=DEMO_LOANS, seed=DEMO_SEED, end_month=demo.FIXED_END_MONTH)
     db.close(path)
     return path
 
@@ -40,7 +40,7 @@ def demo_db_template(tmp_path_factory) -> Path:
 def demo_db(demo_db_template, tmp_path, monkeypatch) -> Path:
     """A private copy of the small demo database, set as PORTAL_DB for the test."""
     path = tmp_path / "demo.duckdb"
-    shutil.copy(demo_db_template, path)
+    audit.copy_database(demo_db_template, path)  # with its audit keyring and anchor
     monkeypatch.setenv("PORTAL_DB", str(path))
     yield path
     db.close(path)
@@ -48,5 +48,5 @@ def demo_db(demo_db_template, tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def external_dir() -> Path:
-    """The real public data in ../shared/external (read-only)."""
+    """The real public data vendored in tests/data/external (read-only; see its README)."""
     return EXTERNAL

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from portal import charts, i18n, stats, ui
+from portal import charts, drill, i18n, stats, ui
 from portal.i18n import t
 
 ui.require_role("executive", "analyst", "compliance")
@@ -13,21 +13,45 @@ if channels.empty:
     st.stop()
 
 st.subheader(t("dash.channels.table_title"))
-ui.table(channels, "channel_effectiveness", "ch_channels")
+st.caption(t("drill.hint"))
+channel_columns = {"ch_channel": "channel"}
+picked_channel = ui.table(channels, "channel_effectiveness", "ch_channels", select=True,
+                          selected=drill.row_of(channels, ui.url_values(drill.CHANNEL_FIELDS), channel_columns))
 labelled = channels.assign(label=[i18n.label("channel", c) for c in channels["channel"]])
-ui.chart(
+picked_bubble = ui.chart(
     charts.effectiveness_bubbles(labelled, "label", t("dash.channels.bubble_title"), t("dash.channels.x_label"),
                                  t("dash.channels.y_label"), t("dash.channels.size_label")),
-    "ch_bubbles",
+    "ch_bubbles", select=True,
 )
+ui.url_selection("ch_channels", drill.row_pick(channels, picked_channel, channel_columns), drill.CHANNEL_FIELDS)
+ui.url_selection("ch_bubbles", drill.point_pick(picked_bubble, drill.CHANNEL_FIELDS), drill.CHANNEL_FIELDS)
+channel = drill.channel_param(ui.url_values(drill.CHANNEL_FIELDS))
+if channel is not None:
+    attempts = channels.loc[channels["channel"] == channel, "attempts"]
+    ui.drill_down("channel_contacts", {"channel": channel, **filters},
+                  "drill.channel_title", f"channel_contacts_{channel}", "ch_channel_contacts",
+                  drill.CHANNEL_FIELDS, total=int(attempts.iloc[0]) if not attempts.empty else None,
+                  tables=("ch_channels",), title_values={"channel": i18n.label("channel", channel)})
 
+scorecards = {by: ui.run_query("collector_scorecard", by=by, **filters) for by in ("agent", "agency")}
+fields = {"agent": drill.AGENT_FIELDS, "agency": drill.AGENCY_FIELDS}
 left, right = st.columns(2)
-with left:
-    st.subheader(t("dash.channels.agents_title"))
-    ui.table(ui.run_query("collector_scorecard", by="agent", **filters), "agent_scorecard", "ch_agents")
-with right:
-    st.subheader(t("dash.channels.agencies_title"))
-    ui.table(ui.run_query("collector_scorecard", by="agency", **filters), "agency_scorecard", "ch_agencies")
+for by, column in (("agent", left), ("agency", right)):
+    with column:
+        st.subheader(t("dash.channels.agents_title" if by == "agent" else "dash.channels.agencies_title"))
+        card, url_key = scorecards[by], fields[by][0]
+        row = ui.table(card, f"{by}_scorecard", f"ch_{by}s", select=True,
+                       selected=drill.row_of(card, ui.url_values(fields[by]), {url_key: "collector_id"}))
+        ui.url_selection(f"ch_{by}s", drill.row_pick(card, row, {url_key: "collector_id"}), fields[by])
+for by in ("agent", "agency"):
+    collector = drill.collector_param((ui.url_values(fields[by]) or {}).get(fields[by][0]))
+    if collector is not None:
+        card = scorecards[by]
+        attempts = card.loc[card["collector_id"] == collector, "attempts"]
+        ui.drill_down("collector_contacts", {"by": by, "collector_id": collector, **filters},
+                      f"drill.{by}_title", drill.file_stem(by, "contacts", collector), f"ch_{by}_contacts",
+                      fields[by], total=int(attempts.iloc[0]) if not attempts.empty else None,
+                      tables=(f"ch_{by}s",), subject=collector)
 
 st.subheader(t("dash.channels.strategy_title"))
 st.caption(t("dash.channels.strategy_caption"))

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from portal import charts, complaints, config, db, i18n, masking, taxonomy, ui
+from portal import charts, complaints, config, db, i18n, masking, plans, schemas, taxonomy, ui
 from portal.i18n import t
 
 user = ui.require_role("compliance")
@@ -144,6 +144,97 @@ with tabs[6], st.form("cd_finding"):
                  max_chars=complaints.NOTE_MAX)
     st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("finding",))
 
+st.subheader(t("plans.workbench.title"))
+plan_notice = st.session_state.pop("cd_plan_message", None)
+if plan_notice:
+    # kept as catalogue keys by the callback (which runs before the page sets its language)
+    (st.success if plan_notice[0] == "ok" else st.error)(" ".join(t(k, **v) for k, v in plan_notice[1]))
+today = plans.local_date(pd.Timestamp.now(tz="UTC").to_pydatetime())
+plan_offers = plans.offers(complaint_id)
+open_offer = next((o for o in plan_offers if o.is_open(today)), None)
+
+
+def _plan_act(action: str, offer_id: int | None = None) -> None:
+    """Run one plan action from its form's widgets; keep the outcome for the next run."""
+    s = st.session_state
+    try:
+        if action == "offer":
+            made = plans.offer(complaint_id, user.username, {
+                "plan_type": s.cd_plan_type, "amount": s.cd_plan_amount, "instalments": s.cd_plan_instalments,
+                "first_due_on": s.cd_plan_first_due}, note=s.cd_plan_note)
+            s.cd_plan_message = ("ok", [("plans.workbench.offered", {"offer_id": made.offer_id})])
+        elif action == "withdraw":
+            plans.withdraw(offer_id, user.username, s.get(f"cd_plan_withdraw_note_{offer_id}"))
+            s.cd_plan_message = ("ok", [("plans.workbench.withdrawn", {"offer_id": offer_id})])
+        else:
+            result = plans.answer(offer_id, s[f"cd_plan_choice_{offer_id}"] == "accept", user.username,
+                                  channel=s[f"cd_plan_channel_{offer_id}"], note=s.get(f"cd_plan_answer_note_{offer_id}"))
+            key = "plans.workbench.accepted" if result.plan_id else "plans.workbench.declined"
+            s.cd_plan_message = ("ok", [(key, {"offer_id": offer_id, "plan_id": result.plan_id or ""})])
+    except plans.PlanError as exc:
+        s.cd_plan_message = ("error", [(exc.key, exc.values), *((k, {}) for k in exc.fields.values())])
+
+
+if plan_offers:
+    ui.table(plans.offers_frame(plan_offers, today), f"complaint_{complaint_id}_plan_offers", "cd_plan_offers")
+    latest = plan_offers[0]
+    if latest.status != "offered":
+        answered = latest.answered_at.astimezone(plans.local_tz()).strftime("%Y-%m-%d %H:%M") if latest.answered_at else "–"
+        st.text(t("plans.workbench.latest", offer_id=latest.offer_id,
+                  status=i18n.label("offer_status", latest.shown_status(today)), by=latest.answered_by or "–",
+                  at=answered, plan_id=latest.plan_id or "–"))
+if open_offer is not None:
+    with st.container(border=True):
+        st.text(t("plans.workbench.open_offer", offer_id=open_offer.offer_id,
+                  terms=plans.terms_text(open_offer.plan_type, open_offer.amount, open_offer.instalments,
+                                         open_offer.first_due_on, lang=i18n.language())))
+        st.table(plans.schedule_frame(open_offer.schedule).rename(columns=plans.schedule_labels()), hide_index=True)
+        with st.form(f"cd_plan_answer_{open_offer.offer_id}"):
+            st.caption(t("plans.workbench.answer_help"))
+            st.radio(t("plans.workbench.choice"), ("accept", "decline"), horizontal=True,
+                     key=f"cd_plan_choice_{open_offer.offer_id}", format_func=lambda v: t(f"plans.workbench.{v}"))
+            st.selectbox(t("plans.workbench.channel"), [c for c in plans.ANSWER_CHANNELS if c != "ticket"],
+                         key=f"cd_plan_channel_{open_offer.offer_id}",
+                         format_func=lambda v: i18n.label("answer_channel", v))
+            st.text_input(t("complaints.detail.note"), key=f"cd_plan_answer_note_{open_offer.offer_id}",
+                          max_chars=plans.NOTE_MAX)
+            st.form_submit_button(t("plans.workbench.record_answer"), on_click=_plan_act,
+                                  args=("answer", open_offer.offer_id))
+        with st.form(f"cd_plan_withdraw_{open_offer.offer_id}"):
+            st.text_input(t("complaints.detail.note"), key=f"cd_plan_withdraw_note_{open_offer.offer_id}",
+                          max_chars=plans.NOTE_MAX)
+            st.form_submit_button(t("plans.workbench.withdraw"), on_click=_plan_act,
+                                  args=("withdraw", open_offer.offer_id))
+elif not plans.requests_plan(row["issue"], _get("plan_type")):
+    st.info(t("plans.workbench.not_requested"), icon=":material/info:")
+elif row["status"] == "closed":
+    st.info(t("plans.err.complaint_closed"), icon=":material/info:")
+elif _get("loan_id") is None:
+    st.info(t("plans.err.no_loan"), icon=":material/info:")
+else:
+    asked_type = _get("plan_type") if _get("plan_type") in plans.PLAN_TYPES else "instalments"
+    with st.form("cd_plan_offer"):
+        st.caption(t("plans.workbench.offer_help"))
+        st.radio(t("plans.workbench.plan_type"), plans.PLAN_TYPES, key="cd_plan_type", horizontal=True,
+                 index=plans.PLAN_TYPES.index(asked_type), format_func=lambda v: i18n.label("plan_type", v))
+        amount = _get("plan_amount")
+        st.number_input(t("plans.workbench.amount"), min_value=0.0, step=100.0, format="%.2f", key="cd_plan_amount",
+                        value=float(amount) if amount is not None else None)
+        months = _get("plan_months")
+        st.number_input(t("plans.workbench.instalments"), min_value=1, max_value=plans.PLAN_MAX_INSTALMENTS, step=1,
+                        key="cd_plan_instalments",
+                        value=int(months) if months is not None and asked_type == "instalments" else 1)
+        st.date_input(t("plans.workbench.first_due_on"), value=today + pd.Timedelta(days=14), min_value=today,
+                      max_value=today + pd.Timedelta(days=plans.FIRST_DUE_MAX_DAYS), key="cd_plan_first_due")
+        st.text_input(t("complaints.detail.note"), key="cd_plan_note", max_chars=plans.NOTE_MAX)
+        st.form_submit_button(t("plans.workbench.offer"), on_click=_plan_act, args=("offer",), type="primary")
+plan_schedule = ui.run_query("repayment_plan_schedule", complaint_id=complaint_id)
+if not plan_schedule.empty:
+    st.caption(t("plans.workbench.schedule_caption"))
+    shown = plan_schedule.assign(state=[i18n.label("instalment_state", v) for v in plan_schedule["state"]],
+                                 plan_status=[i18n.label("plan_status", v) for v in plan_schedule["plan_status"]])
+    ui.table(shown, f"complaint_{complaint_id}_plan_schedule", "cd_plan_schedule")
+
 st.subheader(t("complaints.detail.loans_title"))
 if _get("customer_id") is None:
     st.info(t("complaints.detail.no_customer"))
@@ -168,10 +259,9 @@ else:
     if contacts.empty:
         ui.empty_state()
     else:
-        styled = contacts.style.apply(
-            lambda r: ["background-color: #ffcdd2" if r.get("breach") else "" for _ in r], axis=1)
-        st.dataframe(styled, hide_index=True, width="stretch", key="cd_contacts_table")
-        ui.downloads(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts")
+        ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts", model=schemas.ComplaintContactsView,
+                 styler=lambda shown: shown.style.apply(
+                     lambda r: ["background-color: #ffcdd2" if r.get("breach") else "" for _ in r], axis=1))
 
 st.subheader(t("complaints.detail.events_title"))
 ui.table(ui.run_query("complaint_history", complaint_id=complaint_id), f"complaint_{complaint_id}_events", "cd_events")

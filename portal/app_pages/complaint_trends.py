@@ -21,9 +21,7 @@ start, end = (picked if isinstance(picked, tuple | list) and len(picked) == 2 el
 params = {"start": start, "end": end + dt.timedelta(days=1)}
 
 st.subheader(t("complaints.trends.sla_title"))
-sla = ui.run_query("complaint_sla", **params)
-ui.table(sla.assign(issue=sla["issue"].map(lambda v: i18n.label("issue", v))), "complaint_sla", "ct_sla",
-         column_config={"timely_rate": st.column_config.NumberColumn(format="percent")})
+ui.table(ui.run_query("complaint_sla", **params), "complaint_sla", "ct_sla")
 
 st.subheader(t("complaints.trends.on_time_title"))
 on_time = ui.run_query("complaint_on_time", **params)
@@ -44,4 +42,5 @@ else:
     shown = trends.assign(value=trends["value"].map(lambda v: i18n.label(kind, v) if kind else v))
     ui.chart(charts.complaint_trend(shown, t("complaints.trends.trend_title"), t("complaints.trends.month"),
                                     t("complaints.trends.complaints")), "ct_trend")
-    ui.table(shown, f"complaint_trends_{split}", "ct_trends")
+    # the table keeps the codes (as the CSV does) and shows them through the split's labels
+    ui.table(trends, f"complaint_trends_{split}", "ct_trends", codes={"value": kind or ""})

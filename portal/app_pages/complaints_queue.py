@@ -1,6 +1,6 @@
 import streamlit as st
 
-from portal import complaints, i18n, taxonomy, ui
+from portal import complaints, i18n, schemas, taxonomy, ui
 from portal.i18n import t
 
 user = ui.require_role("compliance")
@@ -43,26 +43,8 @@ if queue.empty:
 view = queue.assign(
     clock=[f"{complaints.CLOCK_MARKS[lv]} " + t(f"complaints.queue.clock_{lv}", days=abs(int(d)))
            for lv, d in zip(levels, queue["days_left"], strict=True)],
-    source=queue["source"].map(lambda v: i18n.label("source", v)),
-    issue=queue["issue"].map(lambda v: i18n.label("issue", v)),
-    channel=queue["channel"].map(lambda v: i18n.label("channel", v) if isinstance(v, str) else None),
-    status=queue["status"].map(lambda v: i18n.label("status", v)),
 )[["complaint_id", "clock", "due_at", "status", "issue", "channel", "source", "agency_id", "agent_id",
    "assignee", "received_at"]]
-picked = st.dataframe(
-    view, hide_index=True, width="stretch", key="cq_table", on_select="rerun", selection_mode="single-row",
-    column_config={
-        "complaint_id": t("complaints.queue.col_complaint_id"), "clock": t("complaints.queue.clock"),
-        "due_at": st.column_config.DatetimeColumn(t("complaints.queue.col_due_at"), format="YYYY-MM-DD HH:mm"),
-        "status": t("complaints.queue.status"), "issue": t("complaints.queue.issue"),
-        "channel": t("complaints.queue.channel"), "source": t("complaints.queue.source"),
-        "agency_id": t("complaints.queue.agency"), "agent_id": t("complaints.queue.agent"),
-        "assignee": t("complaints.queue.col_assignee"),
-        "received_at": st.column_config.DatetimeColumn(t("complaints.queue.col_received_at"),
-                                                       format="YYYY-MM-DD HH:mm"),
-    },
-)
-ui.downloads(view, "complaint_queue", "cq")
-rows = picked.selection.rows if picked else []
-if rows:
-    st.switch_page(str(ui.APP_PAGES / "complaint_detail.py"), query_params={"id": view["complaint_id"].iloc[rows[0]]})
+row = ui.table(view, "complaint_queue", "cq", model=schemas.ComplaintQueueView, select=True)
+if row is not None:
+    st.switch_page(str(ui.APP_PAGES / "complaint_detail.py"), query_params={"id": view["complaint_id"].iloc[row]})

@@ -2,9 +2,10 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from portal import charts, config, db, i18n, policy, prevention, ui
+from portal import charts, config, db, drill, i18n, policy, prevention, schemas, ui
 from portal.i18n import t
 
 ui.require_role("compliance", "executive")
@@ -39,35 +40,50 @@ for column, row in zip(columns, summary.itertuples(), strict=True):
                   help=t("policy.affected", loans=row.loans_affected, agents=row.agents_affected))
 
 st.subheader(t("policy.trend_title"))
+st.caption(t("drill.hint"))
 trend = ui.run_query("policy_violations_by_month", pack=pack, start=start, end=end)
 if trend.empty:
     ui.empty_state("policy.no_violations")
 else:
     trend = trend.assign(rule_name=trend["rule"].map(rule_label))
-    ui.chart(charts.violations_trend(trend, "rule_name", t("policy.trend_chart"), t("policy.violations")),
-             "conduct_trend")
+    picked_bar = ui.chart(charts.violations_trend(trend, "rule_name", t("policy.trend_chart"), t("policy.violations")),
+                          "conduct_trend", select=True)
+    ui.pick_into("conduct_trend", (drill.point_pick(picked_bar, ("rule",)) or {}).get("rule"), "conduct_rule",
+                 [None, *rules])
 
 st.subheader(t("policy.league_title"))
 st.caption(t("policy.league_caption"))
 league = ui.run_query("policy_league", pack=pack, start=start, end=end)
+agent_ids = sorted(league.loc[(league["level"] == "agent") & (league["violations"] > 0), "id"].dropna())
+agency_ids = sorted(league.loc[(league["level"] == "agency") & (league["violations"] > 0), "id"].dropna())
+for key in drill.CONDUCT_FIELDS:  # a shared link opens on its rule, agent and agency
+    options = {"conduct_rule": rules, "conduct_agent": agent_ids, "conduct_agency": agency_ids}[key]
+    if key not in st.session_state and st.query_params.get(key) in options:
+        st.session_state[key] = st.query_params.get(key)
 agents_tab, agencies_tab = st.tabs([t("policy.agents"), t("policy.agencies")])
-with agents_tab:
-    agents = league[league["level"] == "agent"].drop(columns="level").fillna({"id": t("policy.no_agent")})
-    ui.table(agents.rename(columns={"id": "agent_id"}), "conduct_agents", "conduct_agents")
-with agencies_tab:
-    agencies = league[league["level"] == "agency"].drop(columns="level").fillna({"id": t("policy.in_house")})
-    ui.table(agencies.rename(columns={"id": "agency_id"}), "conduct_agencies", "conduct_agencies")
+for tab, level, column, ids, blank in ((agents_tab, "agent", "agent_id", agent_ids, "policy.no_agent"),
+                                      (agencies_tab, "agency", "agency_id", agency_ids, "policy.in_house")):
+    with tab:
+        rows = league[league["level"] == level].drop(columns="level").reset_index(drop=True)
+        shown = rows.fillna({"id": t(blank)}).rename(columns={"id": column})
+        state_key = f"conduct_{level}"
+        picked = ui.table(shown, f"conduct_{level}s", f"conduct_{level}s", select=True,
+                          selected=drill.row_of(rows, {"id": st.session_state.get(state_key)}, {"id": "id"}))
+        picked_id = None if picked is None else rows["id"].iloc[picked]
+        if picked is not None and (picked_id is None or pd.isna(picked_id)):
+            st.info(t("drill.no_id"), icon=":material/info:")
+        ui.pick_into(f"conduct_{level}s", None if picked_id is None or pd.isna(picked_id) else picked_id,
+                     state_key, [None, *ids])
 
 st.subheader(t("policy.drill_title"))
 left, middle, right = st.columns(3)
 rule = left.selectbox(t("policy.rule"), [None, *rules], format_func=lambda r: rule_label.get(r, t("policy.all_rules")),
                       key="conduct_rule")
-agent_ids = sorted(league.loc[(league["level"] == "agent") & (league["violations"] > 0), "id"].dropna())
 agent = middle.selectbox(t("policy.agent"), [None, *agent_ids],
                          format_func=lambda a: t("policy.all_agents") if a is None else a, key="conduct_agent")
-agency_ids = sorted(league.loc[(league["level"] == "agency") & (league["violations"] > 0), "id"].dropna())
 agency = right.selectbox(t("policy.agency"), [None, *agency_ids],
                          format_func=lambda a: t("policy.all_agencies") if a is None else a, key="conduct_agency")
+ui.keep_in_url({"conduct_rule": rule, "conduct_agent": agent, "conduct_agency": agency})
 drill = {"pack": pack, "start": start, "end": end, "rule": rule, "agent_id": agent, "agency_id": agency}
 # a year of a large book holds millions of breaches: fetch the first rows for the screen, all on download
 details = ui.run_query("policy_violation_details", row_limit=ui.TABLE_MAX_ROWS + 1, **drill)
@@ -110,8 +126,7 @@ if submitted:
                  help=t("policy.amount", amount=f"{float(totals['payment_amount_at_risk']):,.2f}"), border=True)
         c.metric(t("policy.ptps_at_risk"), f"{int(totals['ptps_at_risk']):,}",
                  help=t("policy.amount", amount=f"{float(totals['ptp_amount_at_risk']):,.2f}"), border=True)
-        shown = result.assign(rule=[rule_label.get(r, t("policy.all_rules")) for r in result["rule"]])
-        ui.table(shown, f"policy_what_if_{pack}", "conduct_what_if_table")
+        ui.table(result, f"policy_what_if_{pack}", "conduct_what_if_table", model=schemas.PolicyWhatIfResult)
 
 st.subheader(t("prevention.title"))
 st.caption(t("prevention.intro"))

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from portal import charts, config, i18n, kpis, report, ui
+from portal import alerts, charts, config, i18n, kpis, report, ui
 from portal.i18n import t
 
 ui.require_role("executive", "analyst", "compliance")
@@ -24,6 +24,25 @@ if not current:
 prev_label = str(pd.Timestamp(previous["as_of"]).date()) if previous else t("dash.no_previous")
 st.caption(t("dash.overview.caption", month=as_of.isoformat(), previous=prev_label))
 
+# KPI alerts (portal/alerts.py): the rules firing at this month-end, whole book; viewing the newest
+# month-end also brings the alert history up to date (nothing is written when nothing changed).
+try:
+    alert_check = alerts.check(as_of, record=as_of == months[-1], recorded_by="page", runner=ui.run_query)
+except alerts.AlertError as exc:
+    alert_check = None
+    st.error(t("forecast.alerts.rules_error"), icon=":material/error:")
+    ui.plain_text(exc)
+if alert_check is not None and alert_check.firing:
+    with st.container(border=True, key="overview_alerts"):
+        st.error(t("forecast.alerts.banner", count=len(alert_check.firing), month=as_of.isoformat()),
+                 icon=":material/notifications_active:")
+        for alert in alert_check.firing:
+            since = f" · {t('forecast.alerts.since', month=alert.since.isoformat())}" if alert.since else ""
+            ui.plain_text(f"{i18n.label('severity', alert.rule.severity)} · {alert.message()}{since}")
+        st.caption(t("forecast.alerts.banner_scope"))
+elif alert_check is not None:
+    st.caption(t("forecast.alerts.quiet", month=as_of.isoformat(), rules=len(alert_check.evaluations)))
+
 columns = st.columns(3)
 for i, tile in enumerate(kpis.TILES):
     value = current.get(tile.column)
@@ -36,12 +55,16 @@ for i, tile in enumerate(kpis.TILES):
     )
 
 lang, db_path = i18n.language(), str(config.db_path().resolve())
-st.download_button(
-    t("dash.overview.board_pack"),
-    data=lambda: report.build_html(as_of, dims, lang=lang, db_path=db_path).encode("utf-8"),
-    file_name=f"board_pack_{as_of.isoformat()}.html", mime="text/html", key="board_pack",
-    help=t("dash.overview.board_pack_help"), icon=":material/summarize:", on_click="ignore",
-)
+pack_help = t("report.button_help", month=as_of.isoformat())
+for column, fmt in zip(st.columns([1, 1, 4]), report.FORMATS, strict=False):
+    column.download_button(
+        t(f"report.button_{fmt}"),
+        # built on click only: the PDF takes seconds, so a rerun of the page does not pay for it
+        data=lambda fmt=fmt: report.build(as_of, dims, fmt=fmt, lang=lang, db_path=db_path),
+        file_name=report.file_name(as_of, fmt, lang), mime=report.MIME[fmt], key=f"board_pack_{fmt}",
+        help=pack_help, icon=":material/picture_as_pdf:" if fmt == "pdf" else ":material/summarize:",
+        on_click="ignore",
+    )
 
 last_12 = in_range[-12:]
 buckets = ui.run_query(
@@ -57,5 +80,16 @@ else:
         "overview_trend",
     )
     ui.table(delinquent, "delinquency_trend", "overview_trend")
+st.subheader(t("forecast.alerts.history_title"))
+st.caption(t("forecast.alerts.history_caption"))
+alert_history = alerts.history()
+if alert_history.empty:
+    st.caption(t("forecast.alerts.history_empty"))
+else:
+    ui.table(alert_history.assign(
+        alert_event=[i18n.label("alert_event", e) for e in alert_history["alert_event"]],
+        kpi=[t(f"dash.overview.{alerts.TILE_BY_KEY[k].key}") if k in alerts.TILE_BY_KEY else k
+             for k in alert_history["kpi"]],
+    ), "alert_history", "overview_alert_history")
 with st.expander(t("dash.tables")):
     ui.table(kpi_frame, "overview_kpis", "overview_kpis")

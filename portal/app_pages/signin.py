@@ -4,6 +4,7 @@ from portal import auth, i18n, ui
 from portal.i18n import t
 
 st.title(t("auth.title"))
+next_path = ui.safe_next(st.query_params.get("next"))
 user = ui.current_user()
 if user is not None:
     st.text(t("auth.signed_in_as", name=user.display_name or user.username, role=i18n.label("role", user.role)))
@@ -27,9 +28,12 @@ with st.form("signin_form", clear_on_submit=True):
     submitted = st.form_submit_button(t("auth.submit"), type="primary", icon=":material/login:")
 if submitted:
     try:
-        ui.sign_in(username, password)
+        ui.sign_in(username, password, next_path)
     except auth.AuthError as exc:
         until = exc.locked_until.strftime("%Y-%m-%d %H:%M") if exc.locked_until else ""
         st.error(t(f"auth.{exc.code}", until=until), icon=":material/error:")
     else:
-        st.switch_page(ui.APP_PAGES / "home.py")
+        if ui.redirecting():  # the server sets the sign-in cookie, then opens next_path
+            st.info(t("service.auth.redirecting"), icon=":material/login:")
+            st.stop()
+        ui.go_to(next_path)

@@ -102,3 +102,49 @@ st.subheader(t("admin_users.attempts"))
 st.dataframe(auth.recent_attempts(200), hide_index=True, width="stretch", key="users_attempts")
 st.subheader(t("admin_users.reveals"))
 st.dataframe(masking.reveals(limit=500), hide_index=True, width="stretch", key="users_reveals")
+
+st.subheader(t("service.tokens.title"))
+st.caption(t("service.tokens.intro"))
+with st.expander(t("service.tokens.add"), icon=":material/key:"):
+    with st.form("tokens_add", clear_on_submit=True):
+        token_name = st.text_input(t("service.tokens.name"), key="tokens_add_name", max_chars=64,
+                                   help=t("service.tokens.name_help"))
+        token_role = st.selectbox(t("admin_users.role"), auth.STAFF_ROLES, key="tokens_add_role", **role_label)
+        add_token = st.form_submit_button(t("service.tokens.submit_add"), type="primary")
+    if add_token:
+        try:
+            created_token, secret = auth.create_token(token_name, token_role, created_by=me.username)
+        except auth.AuthError as exc:
+            _error(exc)
+        else:
+            st.success(t("service.tokens.added", name=created_token.name))
+            st.code(secret, language=None)
+tokens = auth.list_tokens()
+if tokens:
+    st.dataframe(
+        pd.DataFrame({
+            t("service.tokens.col_name"): [k.name for k in tokens],
+            t("admin_users.col_role"): [i18n.label("role", k.role) for k in tokens],
+            t("service.tokens.col_prefix"): [f"{k.token_prefix}..." for k in tokens],
+            t("admin_users.col_status"): [t("service.tokens.active") if k.is_active else t("service.tokens.revoked")
+                                          for k in tokens],
+            t("admin_users.col_created"): [k.created_at for k in tokens],
+            t("service.tokens.col_last_used"): [k.last_used_at for k in tokens],
+            t("service.tokens.col_uses"): [k.uses for k in tokens],
+        }),
+        hide_index=True, width="stretch", key="tokens_table",
+    )
+    active = [k.name for k in tokens if k.is_active]
+    if active:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        revoke_name = left.selectbox(t("service.tokens.pick"), active, key="tokens_pick")
+        if right.button(t("service.tokens.revoke"), key="tokens_revoke", icon=":material/block:"):
+            auth.revoke_token(revoke_name, revoked_by=me.username)
+            st.toast(t("service.tokens.revoked_done", name=revoke_name))
+            st.rerun()
+else:
+    st.info(t("service.tokens.none"))
+st.subheader(t("service.tokens.uses"))
+st.dataframe(auth.recent_token_uses(200), hide_index=True, width="stretch", key="tokens_uses")
+st.subheader(t("service.sessions.title"))
+st.dataframe(auth.open_sessions(), hide_index=True, width="stretch", key="users_sessions")

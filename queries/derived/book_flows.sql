@@ -1,8 +1,10 @@
 -- Month-level rollup of the book: per month-end, product, region and risk grade, the loans in each
 -- DPD bucket (0 = M0 ... 7 = M6+) with their outstanding principal and overdue amount, split by the
 -- bucket each loan is in at the next month-end (8 = missing from that snapshot: closed; null when the
--- next month-end is not in the data). delinquency_buckets, roll_rates and overview_kpis read it
--- instead of self-joining the snapshots on every view. Rebuilt whole when loans or snapshots change.
+-- next month-end is not in the data), with next_outstanding: the same loans' outstanding principal at
+-- that next month-end (0 when closed), so that balance roll rates (roll_forecast) need no self-join.
+-- delinquency_buckets, roll_rates, overview_kpis and roll_forecast read it instead of self-joining the
+-- snapshots on every view. Rebuilt whole when loans or snapshots change.
 -- derived: reads loans, snapshots
 with
 
@@ -51,7 +53,8 @@ flows as (
         case
             when with_next.next_as_of is null then null
             else coalesce(next_snap.bucket_no, 8)
-        end::tinyint as next_no
+        end::tinyint as next_no,
+        next_snap.outstanding_principal as next_outstanding
     from with_next
     left join bucketed as next_snap
         on
@@ -68,7 +71,8 @@ select
     flows.next_no,
     count(*)::bigint as loans,
     sum(flows.outstanding_principal)::decimal(18, 2) as outstanding,
-    sum(flows.overdue_amount)::decimal(18, 2) as overdue_amount
+    sum(flows.overdue_amount)::decimal(18, 2) as overdue_amount,
+    coalesce(sum(flows.next_outstanding), 0)::decimal(18, 2) as next_outstanding
 from flows
 -- a snapshot of a loan missing from loans cannot pass a product/region/grade filter, but is in the book
 left join loans on flows.loan_id = loans.loan_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -209,6 +210,7 @@ def test_staff_pages_stop_when_the_session_loses_its_role(fx, script):
 
 
 def test_detail_shows_complaint_and_runs_actions(fx):
+    assert complaints.ensure_creation_events(fx) == 9  # the fixture wrote its complaints in SQL: backfill
     at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K1"})
     assert at.code[0].value == "K1"
     assert "Called me 8 times." in [t.value for t in at.text]
@@ -231,7 +233,8 @@ def test_detail_shows_complaint_and_runs_actions(fx):
     [b for b in at.button if b.form_id == "cd_assign"][0].click()
     at.run()
     assert "This complaint is closed; it cannot be changed any more." in [e.value for e in at.error]
-    events = db.read("select actor, action, field, to_value from complaint_events order by event_id", db=fx)
+    events = db.read("select actor, action, field, to_value from complaint_events where action <> 'imported'"
+                     " order by event_id", db=fx)
     assert events.values.tolist() == [["c1", "transition", "status", "closed"]]
     assert complaints.verify_chain(db=fx).ok
 
@@ -263,8 +266,13 @@ def test_trends_page(fx):
     at = open_page("complaint_trends.py", User("x1", "executive"))
     sla = at.dataframe[0].value
     # All months Feb-Apr 2026: communication_tactics 4 complaints, other 2 (K8, K9), privacy 3 (K5, K6, K7).
+    # the table holds the codes (as its CSV and `portal query complaint_sla` do) and shows their labels
     assert dict(zip(sla["issue"], sla["complaints"], strict=True)) == {
-        "How we contacted me (too often, rude, bad hours)": 4, "Something else": 2, "My personal data": 3}
+        "communication_tactics": 4, "other": 2, "privacy": 3}
+    issue = json.loads(at.dataframe[0].proto.columns)["issue"]
+    labels = {o["value"]: o["label"] for o in issue["type_config"]["options"]}
+    assert labels["communication_tactics"] == "How we contacted me (too often, rude, bad hours)"
+    assert labels["privacy"] == "My personal data"
     assert len(at.get("plotly_chart")) == 2
 
 
@@ -274,10 +282,34 @@ def test_audit_page_verifies_and_names_broken_event(fx):
     at.button(key="au_verify").click()
     at.run()
     assert at.success[0].value == "The chain is intact: 9 events verified."
+    assert f"Anchor: {fx}.anchor" in at.caption[0].value
     db.execute("update complaint_events set actor = 'mallory' where event_id = 4", db=fx)
     at.button(key="au_verify").click()
     at.run()
-    assert at.error[0].value.startswith("The chain is broken at event 4:")
+    assert at.error[0].value == ("The audit trail does not verify: broken at event 4: its content no longer "
+                                 "matches its HMAC (edited, or written without the audit key)")
+
+
+def test_audit_page_gives_the_cli_verdict_on_an_edited_row_in_chinese(fx):
+    complaints.ensure_creation_events(fx)
+    db.execute("update complaints set narrative = 'nothing happened' where complaint_id = 'K3'", db=fx)
+    verdict = complaints.verify_chain(db=fx)
+    assert verdict.reason == "row_changed" and verdict.values["complaint_id"] == "K3"
+    at = open_page("audit.py", COMPLIANCE, lang="zh")
+    at.button(key="au_verify").click()
+    at.run()
+    assert at.error[0].value.startswith("审计记录未通过校验：在事件")
+    assert "投诉 K3 在审计记录之外被修改" in at.error[0].value
+
+
+def test_audit_page_says_when_the_key_file_is_missing(fx):
+    complaints.ensure_creation_events(fx)
+    Path(f"{fx}.audit-key").unlink()
+    at = open_page("audit.py", COMPLIANCE)
+    at.button(key="au_verify").click()
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith(f"The audit trail cannot be checked: audit key file {fx}.audit-key is missing")
 
 
 def test_detail_highlights_contact_breaches(fx):

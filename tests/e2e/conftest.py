@@ -1,20 +1,13 @@
-"""Real-browser fixtures: a live `streamlit run` over a demo database, and Playwright driving
+"""Real-browser fixtures: a live `portal serve` over a demo database, and Playwright driving
 Debian's /usr/bin/chromium (never a downloaded browser)."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-
-from portal import db
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,7 +38,7 @@ def e2e_db(tmp_path_factory) -> Path:
     from portal import demo
 
     path = tmp_path_factory.mktemp("e2e") / "portal.duckdb"
-    demo.build(path, loans=1500, seed=5)
+    demo.build(path, loans=1500, seed=5, end_month=demo.FIXED_END_MONTH)
     return path
 
 
@@ -66,38 +59,19 @@ def e2e_accounts(e2e_db) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def portal_url(e2e_db, e2e_accounts, tmp_path_factory) -> str:
-    """Start `streamlit run` on a free port over the e2e database; yield its URL; stop it."""
+    """Start `portal serve` (the real server: pages, API, cookie routes) on a free port over the e2e
+    database; yield its URL; stop it with SIGTERM, as systemd does."""
+    from tests.fixtures_server import PortalServer
+
     if not CHROMIUM.exists():
         pytest.fail("Debian chromium is missing: apt-get install -y chromium (scripts/test.sh does this)")
-    db.close(e2e_db)
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("e2e-log") / "streamlit.log").open("w")
-    env = dict(os.environ, PORTAL_DB=str(e2e_db), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "portal" / "streamlit_app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
-    yield url
-    proc.terminate()
+    server = PortalServer(e2e_db, tmp_path_factory.mktemp("e2e-log") / "serve.log")
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -127,19 +101,21 @@ def wait_for_app(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === ''",
-        timeout=30_000,
+        timeout=60_000,  # a busy shared machine
     )
     page.wait_for_timeout(300)
 
 
 # --- Access control (security engineer's block): sign in through the real sign-in page. ---
-# A Streamlit session lives in one websocket: page.goto() opens a new, anonymous session, so move
-# around a signed-in page with open_nav(page, key), which clicks the sidebar link instead.
+# Under `portal serve` a sign-in sets the portal_session cookie, so page.goto() in the same browser
+# context stays signed in (a new Streamlit session resumes it); open_nav(page, key) clicks the sidebar
+# link instead, keeping the same session. A fresh browser context is anonymous.
 
 
 @pytest.fixture
 def signed_in(portal_url, e2e_accounts):
-    """sign_in(page, role) -> page: sign a browser page in as the e2e account of that staff role."""
+    """sign_in(page, role) -> page: sign a browser page in as the e2e account of that staff role (the
+    sign-in page hands the session to /account/session, which sets the cookie and opens home)."""
     from portal.i18n import t
 
     def sign_in(page, role: str):
@@ -162,7 +138,13 @@ def open_nav(page, key: str) -> None:
     from portal import navigation
 
     suffix = "/" if navigation.page(key).default else f"/{key}"
-    page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first.click()
+    link = page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first
+    if not link.is_visible():
+        # with more than twelve pages the sidebar shows ten behind a "View N more" button
+        more = page.locator('[data-testid="stSidebarNavViewButton"]')
+        if more.count() and "more" in more.first.inner_text().lower():
+            more.first.click()
+    link.click()
     page.wait_for_url(f"**{suffix}*")
     page.wait_for_selector('[data-testid="stSkeleton"]', state="detached")
     wait_for_app(page)

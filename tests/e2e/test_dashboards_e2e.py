@@ -93,9 +93,9 @@ def test_dashboards_in_the_browser(browser_page, signed_in, expected):
     assert list(trend.columns) == ["as_of", "bucket", "loans", "outstanding", "overdue_amount"]
     assert "M0" not in set(trend["bucket"])
     with page.expect_download() as info:
-        page.get_by_role("button", name=t("dash.overview.board_pack", "en")).click()
+        page.get_by_role("button", name=t("report.button_html", "en")).click()
     pack = Path(info.value.path()).read_text(encoding="utf-8")
-    assert info.value.suggested_filename == f"board_pack_{expected['latest'].isoformat()}.html"
+    assert info.value.suggested_filename == f"board_pack_{expected['latest'].isoformat()}_en.html"
     assert kpis.format_value("money", expected["overdue_all"]) in pack
     assert "<script src=" not in pack
 

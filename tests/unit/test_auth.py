@@ -92,13 +92,13 @@ def test_lockout_after_five_failures_then_unlock_after_15_minutes(tmp_db):
     fifth = T0 + dt.timedelta(seconds=4)
     with pytest.raises(auth.AuthError) as err:
         auth.authenticate("alice", "guess 4", db=tmp_db, now=fifth)
-    assert err.value.code == "locked"
+    assert (err.value.code, err.value.reason) == ("invalid", "locked")  # the user is told no more than "wrong"
     assert err.value.locked_until == fifth + dt.timedelta(minutes=15)
     # Even the right password is refused during the lock, and does not extend it.
     almost = fifth + dt.timedelta(minutes=14, seconds=59)
     with pytest.raises(auth.AuthError) as err:
         auth.authenticate("alice", PASSWORD, db=tmp_db, now=almost)
-    assert err.value.code == "locked"
+    assert (err.value.code, err.value.reason) == ("invalid", "locked")
     assert auth.get_user("alice", db=tmp_db).locked_until == fifth + dt.timedelta(minutes=15)
     user = auth.authenticate("alice", PASSWORD, db=tmp_db, now=fifth + dt.timedelta(minutes=15))
     assert user.username == "alice"
@@ -202,3 +202,29 @@ def test_oidc_group_map_comes_from_secrets(tmp_path, monkeypatch):
         assert auth.oidc_group_map() == {"risk-team": "analyst"}  # unknown roles are dropped
     finally:
         config._secrets.cache_clear()
+
+
+def test_a_locked_account_and_an_unknown_name_get_the_same_answer_after_the_same_work(tmp_db, monkeypatch):
+    auth.create_user("alice", "analyst", PASSWORD, db=tmp_db)
+    calls: list[str] = []
+    real_verify = auth.verify_password
+
+    def counting(password_hash, password):  # the real argon2 check, counted
+        calls.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", counting)
+    answers = {}
+    for name in ("alice", "nobody"):
+        for i in range(6):
+            calls.clear()
+            with pytest.raises(auth.AuthError) as err:
+                auth.authenticate(name, PASSWORD if i == 5 else f"guess {i}", db=tmp_db,
+                                  now=T0 + dt.timedelta(seconds=i))
+            assert len(calls) == 1, (name, i)  # one password hash verified on every refusal
+            answers.setdefault(name, []).append((err.value.code, str(err.value)))
+    assert answers["alice"] == answers["nobody"] == [("invalid", "invalid")] * 6
+    assert auth.get_user("alice", db=tmp_db).locked_until is not None  # the lockout itself is kept
+    log = db.read("select username, reason from login_attempts order by attempted_at, username", db=tmp_db)
+    assert log[log["username"] == "alice"]["reason"].tolist() == ["invalid"] * 4 + ["locked"] * 2
+    assert log[log["username"] == "nobody"]["reason"].tolist() == ["invalid"] * 6

@@ -51,8 +51,21 @@ def test_demo_command_is_deterministic(tmp_path):
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
     for path in (a, b):
         proc = subprocess.run([sys.executable, "-m", "portal", "--db", str(path), "demo", "--loans", "500",
-                               "--seed", "9"], capture_output=True, text=True, timeout=120)
+                               "--seed", "9", "--end-month", "2026-10"], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "loans 500" in proc.stdout
     out = [portal("query", "roll_rates", db_path=p).stdout for p in (a, b)]
     assert out[0] == out[1] and out[0].count("\n") > 10
+
+
+def test_demo_end_month_pins_the_book_and_refuses_a_month_not_over(tmp_path):
+    path = tmp_path / "pinned.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "portal", "--db", str(path), "demo", "--loans", "300",
+                           "--end-month", "2025-06"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    months = pd.read_csv(io.StringIO(portal("query", "month_ends", db_path=path).stdout))["as_of"]
+    assert (months.iloc[0], months.iloc[-1], len(months)) == ("2024-07-31", "2025-06-30", 12)
+    for bad in ("2025-13", "June", "2999-01"):
+        proc = subprocess.run([sys.executable, "-m", "portal", "--db", str(tmp_path / "x.duckdb"), "demo",
+                               "--end-month", bad], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and "--end-month" in proc.stderr, (bad, proc.stderr)

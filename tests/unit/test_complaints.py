@@ -494,8 +494,10 @@ def test_reset_chain_for_a_demo_rebuild(tmp_db):
         cur.execute("delete from complaints")
         complaints.reset_chain(cur)
 
-    db.write(wipe, db=tmp_db)
+    complaints.write(wipe, db=tmp_db)  # after the commit the old anchor is moved aside
     assert complaints.verify_chain(db=tmp_db).ok
     submit(tmp_db)
     assert db.scalar("select min(event_id) from complaint_events", db=tmp_db) == 1
-    assert complaints.verify_chain(db=tmp_db).checked == 1
+    result = complaints.verify_chain(db=tmp_db)
+    assert (result.ok, result.checked) == (True, 1)
+    assert len(list(tmp_db.parent.glob("portal.duckdb.anchor.retired-*"))) == 1

@@ -75,6 +75,25 @@ def test_a_write_that_changes_no_row_bumps_nothing_and_a_real_one_bumps_once(dem
     assert _version(demo_db, "payments") == before + 1, "a rolled-back transaction leaves the version alone"
 
 
+def test_returning_rows_reach_the_caller_on_the_first_and_later_writes_of_a_transaction(tmp_db):
+    before = _version(tmp_db, "customers")
+
+    def two_inserts(cur):
+        first = cur.execute("insert into customers (customer_id, name) values ('C1', 'a') returning customer_id, name")
+        one = first.fetchall()
+        two = cur.execute("insert into customers (customer_id, name) values ('C2', 'b') returning customer_id").fetchall()
+        return one, two
+
+    assert db.write(two_inserts, db=tmp_db) == ([("C1", "a")], [("C2",)])
+    assert _version(tmp_db, "customers") == before + 1
+    cur = db.cursor(tmp_db)
+    try:  # autocommit, too
+        assert cur.execute("update customers set name = 'z' where customer_id = 'C1' returning name").fetchall() == [("z",)]
+    finally:
+        cur.close()
+    assert _version(tmp_db, "customers") == before + 2
+
+
 def test_an_update_that_keeps_the_row_count_is_seen_by_the_dashboards(demo_db):
     # a payment that a reaching phone contact earned: raising it raises phone's recovered amount
     pid, channel, amount = db.read(

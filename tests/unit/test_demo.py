@@ -17,9 +17,8 @@ def _dump(path) -> dict[str, pd.DataFrame]:
 
 def test_same_seed_same_database(tmp_path):
     a, b, c = tmp_path / "a.duckdb", tmp_path / "b.duckdb", tmp_path / "c.duckdb"
-    demo.build(a, loans=800, seed=3)
-    demo.build(b, loans=800, seed=3)
-    demo.build(c, loans=800, seed=4)
+    for path, seed in ((a, 3), (b, 3), (c, 4)):
+        demo.build(path, loans=800, seed=seed, end_month=demo.FIXED_END_MONTH)
     da, db_, dc = _dump(a), _dump(b), _dump(c)
     for table in da:
         pd.testing.assert_frame_equal(da[table], db_[table])
@@ -28,7 +27,7 @@ def test_same_seed_same_database(tmp_path):
 
 def test_twelve_month_ends_and_all_channels(demo_db):
     months = db.query("month_ends", db=demo_db)["as_of"].dt.date.tolist()
-    assert months == demo.month_ends(demo.DEFAULT_END_MONTH)
+    assert months == demo.month_ends(demo.FIXED_END_MONTH)
     assert len(months) == 12 and months[-1] == dt.date(2026, 10, 31)
     channels = set(db.read("select distinct channel from contacts", db=demo_db)["channel"])
     assert channels == set(taxonomy.CHANNELS)
@@ -56,7 +55,7 @@ def test_rows_obey_the_contract(demo_db):
 
 def test_realistic_dynamics(tmp_path):
     path = tmp_path / "d.duckdb"
-    demo.build(path, loans=20_000, seed=7)
+    demo.build(path, loans=20_000, seed=7, end_month=demo.FIXED_END_MONTH)
     rolls = db.query("roll_rates", db=path)
     m1 = rolls[rolls["from_bucket"] == "M1"].groupby("to_bucket")["loans"].sum()
     m1_to_m2 = m1.get("M2", 0) / m1.sum()
@@ -78,3 +77,27 @@ def test_realistic_dynamics(tmp_path):
                       "(hour(timezone('Asia/Shanghai', contact_at)) >= 22 "
                       "or hour(timezone('Asia/Shanghai', contact_at)) < 8)", db=path)
     assert quiet > 0
+
+
+def test_the_default_end_is_the_last_month_end_before_today():
+    assert demo.current_end_month(dt.date(2026, 12, 3)) == dt.date(2026, 11, 30)
+    assert demo.current_end_month(dt.date(2026, 11, 30)) == dt.date(2026, 10, 31)  # November is not over yet
+    assert demo.current_end_month(dt.date(2027, 1, 1)) == dt.date(2026, 12, 31)
+    assert demo.current_end_month(dt.date(2024, 3, 15)) == dt.date(2024, 2, 29)
+
+
+def test_the_planted_action_starts_five_months_before_the_end():
+    assert demo.planted_action_start(dt.date(2026, 10, 31)) == dt.date(2026, 5, 1) == demo.PLANTED_ACTION_START
+    assert demo.planted_action_start(dt.date(2027, 2, 28)) == dt.date(2026, 9, 1)
+
+
+def test_an_unpinned_demo_ends_at_the_last_month_end_before_today(tmp_path):
+    path = tmp_path / "now.duckdb"
+    demo.build(path, loans=300, seed=2)
+    months = db.query("month_ends", db=path)["as_of"].dt.date.tolist()
+    end = demo.current_end_month()
+    assert months == demo.month_ends(end)
+    assert db.scalar("select max(received_at)::date from complaints", db=path) <= end
+    start = db.scalar("select start_on from improvement_actions where action_id = 'IA-0001'", db=path)
+    assert start == demo.planted_action_start(end)
+    db.close(path)

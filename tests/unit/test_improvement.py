@@ -276,6 +276,7 @@ def test_create_and_move_an_action_on_the_audit_trail(book):
     assert events["to_value"].tolist() == ["planned", "in_progress", "done", "reviewed"]
     assert events["from_value"].tolist()[1:] == ["planned", "in_progress", "done"]
     assert events["actor"].tolist() == ["alice", "bob", "bob", "bob"]
+    assert complaints.ensure_creation_events(book) == 4  # the fixture wrote its complaints in SQL: backfill
     assert complaints.verify_chain(db=book).ok
     with pytest.raises(improvement.ActionError):
         improvement.create_action({**FORM, "owner": ""}, "alice", db=book)
@@ -386,7 +387,7 @@ POWER_LOANS, POWER_SEED = 100_000, 7
 def power_demo(tmp_path_factory):
     """A 100,000-loan demo (about 10 s): the planted effects need more complaints than the small demo has."""
     path = tmp_path_factory.mktemp("improvement") / "demo.duckdb"
-    demo.build(path, loans=POWER_LOANS, seed=POWER_SEED)
+    demo.build(path, loans=POWER_LOANS, seed=POWER_SEED, end_month=demo.FIXED_END_MONTH)
     yield path
     db.close(path)
 

@@ -98,7 +98,7 @@ def test_fit_needs_two_labelled_months(tiny):
 @pytest.fixture(scope="module")
 def risk_demo(tmp_path_factory):
     path = tmp_path_factory.mktemp("risk") / "demo.duckdb"
-    demo.build(path, loans=30_000, seed=13)
+    demo.build(path, loans=30_000, seed=13, end_month=demo.FIXED_END_MONTH)
     yield path
     db.close(path)
 

@@ -183,7 +183,8 @@ def test_xlsx_export_neutralises_formula_payloads_and_stores_no_formulas():
     wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx_bytes(_frame())))
     ws = wb.active
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0] == ("payload", "'=HEADER", "amount", "note")
+    # headers are the columns' labels where the catalogue has one (`note` is a result column)
+    assert rows[0] == ("payload", "'=HEADER", "amount", "Note")
     # XLSX cannot hold NUL (or other C0 controls but tab/CR/LF): they are dropped before the prefix is
     # added; XML reads a CR back as LF.
     assert [r[0] for r in rows[1:]] == ["'" + p.replace("\x00", "").replace("\r", "\n") for p in PAYLOADS]

@@ -1,0 +1,330 @@
+"""Upload files (CSV, XLSX, Parquet) checked, decoded and staged as text cells for validation."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from portal import config
+from portal import db as portal_db
+from portal.ingest.datasets import UploadError
+
+MB = 1024 * 1024
+XLSX_MAX_EXPANSION = 10  # uncompressed XLSX may be at most this many times max_upload_mb
+XLSX_MAX_RATIO = 100  # a member compressed more than this (and over 20 MB) is a zip bomb
+CHUNK = 4 * MB
+MAGIC = {
+    b"PK\x03\x04": "ZIP/XLSX", b"PAR1": "Parquet", b"%PDF": "PDF", b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"\xd0\xcf\x11\xe0": "old Excel (XLS)", b"\x1f\x8b": "gzip",
+    b"7z\xbc\xaf": "7-Zip", b"Rar!": "RAR",
+}
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass
+class _Source:
+    """A readable file, prepared for staging."""
+
+    layout: str
+    headers: list[str]
+    csv_path: Path | None = None  # UTF-8 CSV that DuckDB reads directly
+    delimiter: str = ","
+    table: pa.Table | None = None  # or an Arrow table of text cells c0..cN plus _line, _fields
+    temp: Path | None = None
+    lines: int | None = None  # physical lines of csv_path, when already counted
+    stage_is_view: bool = False
+
+
+@dataclass(frozen=True)
+class _Scan:
+    sha256: str
+    lines: int
+    utf8: bool
+
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the bytes: the file's sha256, its physical line count, and whether it is UTF-8."""
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8, count, last = True, 0, b"\n"
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            h.update(chunk)
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return _Scan(h.hexdigest(), count + (0 if last == b"\n" else 1), utf8)
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _read_header(path: Path, delimiter: str | None = None) -> tuple[list[str], str]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        first = ""
+        for line in fh:
+            if line.strip():
+                first = line
+                break
+        if not first:
+            raise UploadError("the file is empty")
+        delim = delimiter or _sniff_delimiter(first)
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delim)
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                return [cell.replace("\ufeff", "").strip() for cell in row], delim
+    raise UploadError("the file is empty")
+
+
+def _csv_source(path: Path, scan: _Scan | None = None) -> _Source:
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    for magic, kind in MAGIC.items():
+        if head.startswith(magic):
+            raise UploadError(f"{path.name} is a binary {kind} file, not CSV text")
+    if b"\x00" in head:
+        raise UploadError(f"{path.name} is a binary file (or UTF-16 text), not a UTF-8 or GBK CSV")
+    if (scan.utf8 if scan else _decodes(path, "utf-8")):
+        layout, utf8, temp = "csv-utf8", path, None
+    elif _decodes(path, "gb18030"):
+        # DuckDB reads UTF-8 only: transcode GBK/GB18030 (GBK is a subset) to a temporary file.
+        fd, name = tempfile.mkstemp(suffix=".csv", prefix="portal_upload_")
+        os.close(fd)
+        temp = utf8 = Path(name)
+        with path.open(encoding="gb18030", newline="") as src, utf8.open("w", encoding="utf-8", newline="") as dst:
+            for chunk in iter(lambda: src.read(CHUNK), ""):
+                dst.write(chunk)
+        layout = "csv-gb18030"
+    else:
+        raise UploadError(f"cannot read {path.name}: its text is neither UTF-8 nor GBK/GB18030")
+    headers, delim = _read_header(utf8)
+    lines = scan.lines if scan and temp is None else None
+    return _Source(layout, headers, csv_path=utf8, delimiter=delim, temp=temp, lines=lines)
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.hour == value.minute == value.second == value.microsecond == 0 and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _arrow_rows(headers: list[str], rows: list[tuple[int, list[str | None]]]) -> pa.Table:
+    width = len(headers)
+    data: dict[str, list] = {"_line": [r[0] for r in rows], "_fields": []}
+    cols: list[list] = [[] for _ in range(width)]
+    for _, cells in rows:
+        data["_fields"].append(None if len(cells) <= width or not any(cells[width:]) else len(cells))
+        for i in range(width):
+            cols[i].append(cells[i] if i < len(cells) else None)
+    for i in range(width):
+        data[f"c{i}"] = cols[i]
+    schema = pa.schema([("_line", pa.int64()), ("_fields", pa.int64())] + [(f"c{i}", pa.string()) for i in range(width)])
+    return pa.Table.from_pydict(data, schema=schema)
+
+
+def _xlsx_source(path: Path, limit_bytes: int) -> _Source:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except zipfile.BadZipFile:
+        raise UploadError(f"{path.name} is not a valid XLSX workbook") from None
+    total = sum(i.file_size for i in infos)
+    if total > limit_bytes * XLSX_MAX_EXPANSION:
+        raise UploadError(f"{path.name} expands to {total // MB} MB when unzipped, over the "
+                          f"{limit_bytes * XLSX_MAX_EXPANSION // MB} MB limit; it was not opened")
+    for info in infos:
+        if info.file_size > 20 * MB and info.file_size > XLSX_MAX_RATIO * max(info.compress_size, 1):
+            raise UploadError(f"{path.name} looks like a zip bomb ({info.filename} expands "
+                              f"{info.file_size // max(info.compress_size, 1)} times); it was not opened")
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken workbooks
+        raise UploadError(f"{path.name} is not a readable XLSX workbook ({type(exc).__name__})") from None
+    try:
+        ws = wb.worksheets[0]
+        headers: list[str] | None = None
+        rows: list[tuple[int, list[str | None]]] = []
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in values]
+            if headers is None:
+                if any(cells):
+                    headers = [c or "" for c in cells]
+                    while headers and not headers[-1]:
+                        headers.pop()
+                continue
+            if any(cells):
+                rows.append((number, cells))
+    finally:
+        wb.close()
+    if headers is None:
+        raise UploadError(f"{path.name} has no table: its first sheet is empty")
+    return _Source("xlsx", [h.strip() for h in headers], table=_arrow_rows(headers, rows))
+
+
+def _parquet_source(path: Path) -> _Source:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise UploadError(f"{path.name} is not a readable Parquet file ({type(exc).__name__})") from None
+    headers = [str(n) for n in table.column_names]
+    out = {"_line": pa.array(range(2, table.num_rows + 2), pa.int64()),
+           "_fields": pa.nulls(table.num_rows, pa.int64())}
+    for i, column in enumerate(table.columns):
+        aware = pa.types.is_timestamp(column.type) and column.type.tz is not None
+        if aware or pa.types.is_floating(column.type) or pa.types.is_date(column.type):
+            # Aware timestamps keep their offset in ISO text; floats print without float noise.
+            text = pa.array([_cell_text(v) for v in column.to_pylist()], pa.string())
+        else:
+            text = column.cast(pa.string())
+        out[f"c{i}"] = text
+    return _Source("parquet", headers, table=pa.table(out))
+
+
+def open_source(path: Path, scan: _Scan | None = None) -> _Source:
+    """Check a file and prepare it for staging, or raise UploadError with a one-line reason."""
+    if not path.is_file():
+        raise UploadError(f"file not found: {path}")
+    size = path.stat().st_size
+    limit_mb = int(config.setting("max_upload_mb"))
+    if size == 0:
+        raise UploadError(f"{path.name} is empty")
+    if size > limit_mb * MB:
+        raise UploadError(f"{path.name} is {size / MB:.1f} MB, over the {limit_mb} MB upload limit")
+    suffix = path.suffix.lower()
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if suffix in XLSX_SUFFIXES:
+        if not head.startswith(b"PK\x03\x04"):
+            raise UploadError(f"{path.name} is not an XLSX workbook")
+        return _xlsx_source(path, limit_mb * MB)
+    if suffix in PARQUET_SUFFIXES:
+        if not head.startswith(b"PAR1"):
+            raise UploadError(f"{path.name} is not a Parquet file")
+        return _parquet_source(path)
+    if suffix in CSV_SUFFIXES or suffix == "":
+        return _csv_source(path, scan)
+    raise UploadError(f"{path.name}: unsupported file type {suffix}; upload CSV, XLSX or Parquet")
+
+
+def _python_csv_table(path: Path, headers: list[str], delimiter: str) -> pa.Table:
+    """Parse a CSV in Python, keeping each record's first physical line and flagging ragged rows."""
+    rows: list[tuple[int, list[str | None]]] = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        seen_header = False
+        last = 0
+        for cells in reader:
+            start, last = last + 1, reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            rows.append((start, [c if c.strip() else None for c in cells]))
+    return _arrow_rows(headers, rows)
+
+
+def _stage(cur: Any, src: _Source) -> int:
+    """Create temp table _stage (_line, _fields, c0..cN text) on this cursor; return its row count."""
+    width = len(src.headers)
+    names = [f"c{i}" for i in range(width)]
+    src.stage_is_view = False
+    if src.table is None:
+        physical_lines = src.lines if src.lines is not None else _count_lines(src.csv_path)
+        blank = _leading_blank_lines(src.csv_path)
+        try:
+            cur.execute(
+                "create or replace temp table _stage_raw as select * from read_csv($path, header = true, "
+                "all_varchar = true, names = $names, delim = $delim, quote = '\"', escape = '\"', "
+                "strict_mode = true, null_padding = false, skip = $skip)",
+                {"path": str(src.csv_path), "names": names, "delim": src.delimiter, "skip": blank},
+            )
+            rows, base = cur.execute("select count(*), min(rowid) from _stage_raw").fetchall()[0]
+            if rows + 1 + blank == physical_lines:
+                # One physical line per record: rowid (file order) gives the source line number. Rows
+                # of a table created in an open transaction number from a large base: subtract it.
+                # A view (integers computed here, never user text) avoids copying a million rows.
+                offset = 2 + blank - int(base or 0)
+                cur.execute("create or replace temp view _stage as select rowid + "  # noqa: S608 (integer literal)
+                            f"{int(offset)} as _line, null::bigint as _fields, {', '.join(names)} from _stage_raw")
+                src.stage_is_view = True
+                return rows
+            cur.execute("drop table _stage_raw")
+        except portal_db.Error:
+            pass  # ragged rows or quoted newlines: fall back to the line-tracking parser below
+        src.table = _python_csv_table(src.csv_path, src.headers, src.delimiter)
+    with portal_db.arrow_view(cur, "_stage_arrow", src.table):
+        cur.execute("create or replace temp table _stage as select * from _stage_arrow")
+    return src.table.num_rows
+
+
+def _count_lines(path: Path) -> int:
+    count, last = 0, b"\n"
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)
+
+
+def _leading_blank_lines(path: Path) -> int:
+    blank = 0
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        for line in fh:
+            if line.strip():
+                break
+            blank += 1
+    return blank
+
