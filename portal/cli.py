@@ -272,7 +272,7 @@ def cmd_check_contacts(args: argparse.Namespace) -> int:
     if args.format == "json" or suffix == ".json":
         data: bytes | str = prevention.to_json(plan) + "\n"
     elif suffix in (".xlsx", ".xlsm"):
-        data = export.to_xlsx_bytes(table, sheet="checked")
+        data = prevention.to_xlsx(table)
     elif out is not None:
         data = export.to_csv_bytes(table)
     else:

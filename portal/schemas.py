@@ -818,11 +818,10 @@ class ComplaintBreachesResult(pa.DataFrameModel):
 class ContactCheckResult(pa.DataFrameModel):
     """Result of queries/contact_check.sql (portal/prevention): one row per blocking rule, or one allowed row."""
 
-    allowed: Series[bool] = pa.Field(metadata={"kind": "code", "codes": "allowed"})
-    rule: Series[str] = pa.Field(nullable=True, isin=["opted_out_channel", *_POLICY_RULES],
-                                 metadata={"kind": "code", "codes": "rule"})
-    reason: Series[str] = pa.Field(nullable=True, metadata={"kind": "text"})
-    next_allowed_at: Series[pd.DatetimeTZDtype] = pa.Field(nullable=True, metadata={"kind": "timestamp"}, **_TZ)
+    allowed: Series[bool] = _col("code", "flag")
+    rule: Series[str] = _col("code", "rule", nullable=True, isin=["opted_out_channel", *_POLICY_RULES])
+    reason: Series[str] = _col("text", nullable=True)
+    next_allowed_at: Series[pd.DatetimeTZDtype] = _col("timestamp", nullable=True, **_TZ)
 
     Config = _ResultConfig
 

@@ -43,6 +43,7 @@ from portal.prevention.plan import (
     check_staged,
     text_frame,
     to_json,
+    to_xlsx,
 )
 from portal.prevention.rules import (
     CHECK_RULES,
@@ -71,5 +72,5 @@ __all__ = [
     "CHECK_RULES", "DAY_US", "DERIVED_TABLES", "HORIZON_DAYS", "LOOKBACK_DAYS", "OPTED_OUT", "Block", "CheckError",
     "CheckedPlan", "CheckedRow", "Contact", "Debtor", "FieldError", "Pack", "RequestError", "Verdict", "check",
     "check_file", "check_payload", "check_staged", "epoch_us", "evaluate", "load_pack", "local_us", "next_allowed",
-    "register_functions", "render", "text_frame", "to_datetime", "to_json", "zone",
+    "register_functions", "render", "text_frame", "to_datetime", "to_json", "to_xlsx", "zone",
 ]

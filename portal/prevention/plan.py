@@ -501,6 +501,7 @@ def check_file(path: str | Path, pack: str | None = None, *, db: str | Path | No
     unknown pack. Bad rows are kept, with their reasons in `error`.
     """
     from portal import ingest
+    from portal.ingest.sources import _stage  # the upload path's staging of a read file (_line, c0..cN)
 
     step = progress or (lambda fraction, stage: None)
     step(0.02, "reading")
@@ -515,7 +516,7 @@ def check_file(path: str | Path, pack: str | None = None, *, db: str | Path | No
         def work(cur: Any) -> tuple[list[CheckedRow], pd.DataFrame, str]:
             chosen = _pack(cur, db, pack)
             try:
-                total = ingest._stage(cur, src)
+                total = _stage(cur, src)
             except ingest.UploadError as exc:
                 raise CheckError(str(exc)) from None
             if total == 0:
@@ -537,7 +538,7 @@ def check_file(path: str | Path, pack: str | None = None, *, db: str | Path | No
 
 
 def _map_headers(headers: list[str]) -> dict[str, int]:
-    from portal.ingest import _header_key
+    from portal.ingest.datasets import _header_key  # headers compared as an upload compares them
 
     aliases = {_header_key(a): name for name, names in HEADERS.items() for a in names}
     found: dict[str, int] = {}
@@ -605,6 +606,15 @@ def to_json(plan: CheckedPlan) -> str:
             "error": "; ".join(result["error"]) or None,
         })
     return json.dumps(records, ensure_ascii=False, indent=1)
+
+
+def to_xlsx(frame: pd.DataFrame) -> bytes:
+    """A checked list (text_frame) as a workbook with the file's own headers and the contract's column
+    names, every cell text and formula-safe: a dialer reads it back as it wrote it."""
+    from portal import columns, export
+
+    specs = {str(c): columns.ColumnSpec(str(c), "text", "") for c in frame.columns}
+    return export.to_xlsx_bytes(frame, sheet="checked", specs=specs)
 
 
 def text_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -29,6 +29,7 @@ SHOWN_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "roll_forecast": ("delinquency",),  # forecast.forecast_frame
     "roll_forecast_backtest": ("delinquency",),  # forecast.backtest_frame
     "alert_history": ("overview",),  # alerts.check
+    "contact_check": ("conduct",),  # prevention.check_file (Plan check); POST /api/v1/contact-check
 }
 
 

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import portal
-from portal import auth, complaints, config, db, derived, i18n, ingest, masking, navigation
+from portal import auth, complaints, config, db, derived, i18n, ingest, masking, navigation, prevention
 from portal.server import access, render, state, usage
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ PREFIX = "/api/v1"
 COMPLAINT_FIELDS = ("name", "mobile", "loan_id", "issue", "channel", "description", "plan_type", "plan_amount",
                     "plan_months", "contact_time", "consent", "website")
 MAX_JSON_BYTES = 64 * 1024
+CONTACT_CHECK_MAX_BYTES = 4 * 2**20  # about 30,000 contacts in one request
 RATE_LIMIT_RETRY_S = int(complaints.RATE_WINDOW.total_seconds())
 _FILENAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 _limiter: anyio.CapacityLimiter | None = None
@@ -257,8 +258,24 @@ async def upload(request: Request, token: auth.ApiToken) -> Response:
 
 @token_route
 async def contact_check(request: Request, token: auth.ApiToken) -> Response:
-    """POST /api/v1/contact-check: reserved for the contact-policy check (not in this version yet)."""
-    raise ApiError(501, "contact checks are not available in this version of the portal")
+    """POST /api/v1/contact-check[?pack=P&lang=en|zh]: the contact_check rows of one contact (a JSON object
+    with loan_id, channel, party, at, collectors) or, for a list, of each (a plan: checked in its order,
+    as `portal check-contacts` checks a file). 422 names every bad field; 400 for an unknown pack."""
+    if not access.may_run(token.role, "contact_check"):
+        raise ApiError(403, f"the {token.role} role may not run contact checks")
+    body = await request.body()
+    if len(body) > CONTACT_CHECK_MAX_BYTES:
+        raise ApiError(413, f"the request body is over {CONTACT_CHECK_MAX_BYTES // 2**20} MB: check a longer plan "
+                            "with `portal check-contacts`")
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError:
+        raise ApiError(400, "the body is not valid JSON") from None
+    status, answer = await in_thread(prevention.check_payload, payload, request.query_params.get("pack") or None,
+                                     db=_db(), lang=_lang(request))
+    if status != 200:
+        raise ApiError(status, answer["error"], extra={k: v for k, v in answer.items() if k != "error"})
+    return JSONResponse(answer)
 
 
 # --- public: complaints and tickets ------------------------------------------------------------------------

@@ -95,9 +95,24 @@ def document() -> dict[str, Any]:
                           "404": {**_ERROR, "description": "unknown ticket or wrong digits (alike)"},
                           "429": {**_ERROR, "description": "rate limited"}}}},
         "/api/v1/contact-check": {"post": {
-            "summary": "contact-policy check (not available in this version)", "operationId": "contact_check",
-            "tags": ["policy"], "security": [{"bearer": []}],
-            "responses": {"501": {**_ERROR, "description": "not implemented yet"}, **_TOKEN_ERRORS}}},
+            "summary": "pre-contact check: would the rule pack allow this contact (or each of a planned list, in "
+                       "order)? The contact_check rows of each (docs/PREVENTION.md)",
+            "operationId": "contact_check", "tags": ["policy"], "security": [{"bearer": []}],
+            "parameters": [{"name": "pack", "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": "rule pack (default: the active pack)"},
+                           {"name": "lang", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["en", "zh"]}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                {"$ref": "#/components/schemas/PlannedContact"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/PlannedContact"}}]}}}},
+            "responses": {"200": {"description": "one contact: its rows; a list: a list of each contact's rows",
+                                  "content": {"application/json": {"schema": {"oneOf": [
+                                      {"type": "array", "items": {"$ref": "#/components/schemas/ContactCheckRow"}},
+                                      {"type": "array", "items": {"type": "array", "items": {
+                                          "$ref": "#/components/schemas/ContactCheckRow"}}}]}}}},
+                          "400": {**_ERROR, "description": "not JSON, or an unknown pack"},
+                          "413": {**_ERROR, "description": "over 4 MB"},
+                          "422": {**_ERROR, "description": "field errors, in `fields`"}, **_TOKEN_ERRORS}}},
     }
     for name, q in sorted(db.named_queries().items()):
         paths[f"/api/v1/queries/{name}"] = _query_path(q)
@@ -116,6 +131,18 @@ def document() -> dict[str, Any]:
                     "status": {"type": "string"}, "version": {"type": "string"}, "database": {"type": "string"},
                     "last_upload_at": {"type": ["string", "null"], "format": "date-time"},
                     "stale_derived": {"type": "array", "items": {"type": "string"}}}},
+                "PlannedContact": {"type": "object", "required": ["loan_id", "channel", "at"], "properties": {
+                    "loan_id": {"type": "string"},
+                    "channel": {"type": "string", "enum": ["sms", "app", "phone", "letter", "social", "visit", "legal"]},
+                    "party": {"type": "string", "enum": ["debtor", "third_party"], "default": "debtor"},
+                    "at": {"type": "string", "description": "ISO 8601; without an offset, the debtor's local time"},
+                    "collectors": {"type": ["integer", "null"], "minimum": 1, "description": "visits only"}},
+                    "additionalProperties": False},
+                "ContactCheckRow": {"type": "object", "properties": {
+                    "allowed": {"type": "boolean"}, "rule": {"type": ["string", "null"]},
+                    "reason": {"type": ["string", "null"]},
+                    "next_allowed_at": {"type": ["string", "null"], "format": "date-time",
+                                        "description": "in the debtor's zone, with its offset"}}},
             },
         },
     }
