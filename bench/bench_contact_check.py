@@ -1,7 +1,7 @@
 """Pre-contact check benchmark: how fast a dialer gets its answer, on the bench book of bench/run.py.
 
     python -m bench.bench_contact_check --loans 1000000 [--workdir data/bench] [--threads 1,20]
-        [--checks 2000] [--batch 100000]
+        [--checks 2000] [--batch 100000] [--api 20] [--index]
 
 The book is bench/run.py's (`ensure_db`: N loans x 20 contacts, 12 month-ends, built once and reused, so
 `--workdir data/bench --loans 1000000` runs on data/bench/bench_1000000.duckdb). Timed, in-process:
@@ -12,6 +12,8 @@ The book is bench/run.py's (`ensure_db`: N loans x 20 contacts, 12 month-ends, b
 - the same through the named query (`db.query("contact_check")`, what `portal query` and the page use);
 - a 100,000-row planned list through `check_file` (CSV in, checked frame out: read, validate, fetch the
   debtors' recent contacts, check in order) and the CSV writing of the result;
+- with --api, the same single checks through POST /api/v1/contact-check of a real `portal serve` (each request
+  on a new connection, C concurrent clients), the issue's second latency target;
 - the reads that the check avoids, for scale: one debtor's contacts by a scan of the base contacts table
   (no index) against the derived contact_check_log (zone maps of customer_hash), and an ART index on
   contact_check_log(customer_hash) in its place (created, timed, dropped; `--index`).
@@ -34,6 +36,7 @@ import threading
 import time
 from pathlib import Path
 
+import portal.startup  # noqa: F401 (registers the data layer's hooks: packs synced, the check's SQL function)
 from bench.run import ensure_db, machine
 from portal import db, derived, export, prevention, taxonomy
 
@@ -175,6 +178,60 @@ def reads(path: Path, loans: list[str], with_index: bool, repeat: int = 50) -> l
     return out
 
 
+def through_api(path: Path, work: list[dict], clients: int, log_path: Path) -> dict:
+    """POST each contact of `work` from `clients` threads to a real `portal serve` over the book; ms."""
+    import json
+    import urllib.request
+
+    from bench.bench_api import start_server, stop_server
+    from portal import auth
+
+    token = auth.create_token(f"bench_check_{int(time.time())}", "compliance", db=path)[1]
+    db.close(path)
+    proc, url = start_server(path, log_path)
+
+    def post(contact: dict) -> None:
+        req = urllib.request.Request(url + "/api/v1/contact-check", data=json.dumps(contact).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (loopback bench server)
+            resp.read()
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def run(share: list[dict]) -> None:
+        mine = []
+        barrier.wait()
+        for c in share:
+            began = time.perf_counter()
+            try:
+                post(c)
+            except Exception as exc:  # a bench counts failures instead of stopping at the first
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            mine.append((time.perf_counter() - began) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    try:
+        for c in work[:20]:  # warm: the server's connection, the zone data, the packs
+            post(c)
+        pool = [threading.Thread(target=run, args=(work[i::clients],)) for i in range(clients)]
+        began = time.perf_counter()
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        wall = time.perf_counter() - began
+    finally:
+        stop_server(proc, url)
+    return {"checks": len(latencies), "p50": statistics.median(latencies), "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99), "max": max(latencies), "per_s": len(latencies) / wall, "cpu_ms": None,
+            "errors": len(errors), "first_error": errors[0] if errors else ""}
+
+
 BEGIN, END_MARK = "<!-- bench_contact_check: latest run -->", "<!-- bench_contact_check: end of latest run -->"
 
 
@@ -195,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=2000, help="single checks per thread count")
     parser.add_argument("--batch", type=int, default=100_000, help="rows of the planned list")
     parser.add_argument("--index", action="store_true", help="also time an ART index in place of the zone maps")
+    parser.add_argument("--api", type=int, default=0, metavar="CLIENTS",
+                        help="also time POST /api/v1/contact-check of a real portal serve with CLIENTS clients")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS_prevention.md")
     args = parser.parse_args(argv)
 
@@ -229,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
                          f"{r['p99']:.1f} | {r['max']:.1f} | {r['per_s']:.0f} | "
                          f"{'' if r['cpu_ms'] is None else format(r['cpu_ms'], '.1f')} | {r['errors']} |")
             print(lines[-1], r["first_error"], flush=True)
+    if args.api:
+        r = through_api(path, work, args.api, args.workdir / "bench_contact_check_serve.log")
+        lines.append(f"| POST /api/v1/contact-check (portal serve) | {args.api} | {r['checks']:,} | {r['p50']:.1f} | "
+                     f"{r['p95']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | {r['per_s']:.0f} |  | {r['errors']} |")
+        print(lines[-1], r["first_error"], flush=True)
     b = batch(path, loans, start, args.batch)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in b["stages"].items())
     lines += ["", "| planned list | rows | check s | write CSV s | allowed | blocked | not checked | steps |",
