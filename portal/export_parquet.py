@@ -28,6 +28,8 @@ EXPORT_TABLES: dict[str, tuple[str | None, str | None]] = {
     "complaints": (None, None),
     "complaint_events": (None, None),
     "improvement_actions": (None, None),
+    "repayment_plans": (None, None),
+    "plan_offers": (None, None),
 }
 
 

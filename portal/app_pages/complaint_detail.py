@@ -147,8 +147,14 @@ with tabs[6], st.form("cd_finding"):
 st.subheader(t("plans.workbench.title"))
 plan_notice = st.session_state.pop("cd_plan_message", None)
 if plan_notice:
-    # kept as catalogue keys by the callback (which runs before the page sets its language)
-    (st.success if plan_notice[0] == "ok" else st.error)(" ".join(t(k, **v) for k, v in plan_notice[1]))
+    # kept as catalogue keys by the callback (which runs before the page sets its language); the values
+    # are ids and field names the server produced, never text a person typed
+    level, parts = plan_notice
+    for key, values in parts:
+        if level == "ok":
+            st.success(t(key, **values))
+        else:
+            st.error(t(key, **values))
 today = plans.local_date(pd.Timestamp.now(tz="UTC").to_pydatetime())
 plan_offers = plans.offers(complaint_id)
 open_offer = next((o for o in plan_offers if o.is_open(today)), None)

@@ -158,7 +158,7 @@ elif plan is not None:
              help=t("prevention.blocked_share", share=counts["blocked"] / checked if checked else 0.0))
     d.metric(t("prevention.invalid"), f"{counts['invalid']:,}", border=True)
     by_rule = plan.by_rule()
-    st.markdown(f"**{t('prevention.by_rule_title')}**")
+    st.markdown("**" + t("prevention.by_rule_title") + "**")
     if by_rule.empty:
         st.success(t("prevention.none_blocked"), icon=":material/check_circle:")
     else:
@@ -168,6 +168,6 @@ elif plan is not None:
                  "plan_by_rule")
         ui.table(by_rule[["rule", "rule_name", "blocked", "share"]], f"plan_by_rule_{plan.pack}", "plan_by_rule",
                  column_config={"share": st.column_config.NumberColumn(format="percent")})
-    st.markdown(f"**{t('prevention.checked_title')}**")
+    st.markdown("**" + t("prevention.checked_title") + "**")
     st.caption(t("prevention.checked_caption"))
     ui.table(prevention.text_frame(plan.frame), f"checked_plan_{plan.pack}", "plan_checked")

@@ -118,5 +118,12 @@ def test_model_on_demo_is_accurate_calibrated_and_segments(risk_demo):
     assert coef["dpd"] > 0  # further behind today, likelier to roll
     seg = report.segments.set_index("segment")
     assert list(seg.index) == ["low", "medium", "high", "very_high"]
-    assert seg["observed"].is_monotonic_increasing and seg["predicted"].is_monotonic_increasing
+    assert seg["predicted"].is_monotonic_increasing
+    # Observed roll rates rise with the segment, within sampling noise: the lower segments see a handful
+    # of rolls among thousands of loans, so each step may dip by at most two binomial standard errors.
+    observed, loans = seg["observed"].astype(float), seg["loans"].astype(float)
+    se = ((observed * (1 - observed) / loans) ** 0.5).clip(lower=1 / loans)
+    for lower, upper in zip(seg.index[:-1], seg.index[1:], strict=True):
+        assert observed[upper] >= observed[lower] - 2 * (se[upper] ** 2 + se[lower] ** 2) ** 0.5, seg
+    assert observed["very_high"] > 10 * observed[["low", "medium", "high"]].max()
     assert not report.channel_mix.empty and set(report.channel_mix["segment"]) <= set(seg.index)

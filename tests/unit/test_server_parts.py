@@ -4,6 +4,7 @@ middleware, `next` checking, the OpenAPI document and the CLI's parser for forwa
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -110,7 +111,10 @@ def _call(middleware_app, path: str):
         messages.append(message)
 
     scope = {"type": "http", "path": path, "method": "GET", "headers": [], "query_string": b""}
-    asyncio.run(middleware_app(scope, receive, send))
+    # a loop of its own in a thread of its own: a browser test earlier in the session may have left
+    # Playwright's loop running on this thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, middleware_app(scope, receive, send)).result()
     return messages
 
 
