@@ -48,7 +48,7 @@ from portal import db as portal_db
 log = logging.getLogger(__name__)
 
 BASE_TABLES = ("customers", "loans", "snapshots", "contacts", "payments", "complaints", "repayment_plans")
-_HEADER_RE = re.compile(r"^--\s*derived:\s*(?P<kind>reads|key)\s+(?P<value>[a-z_, ]+?)\s*$")
+_HEADER_RE = re.compile(r"^--\s*derived:\s*(?P<kind>reads|key|engine)\s+(?P<value>[a-z_, ]+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class Derived:
     sql: str = ""
     refresh: Callable[[Any, Change], None] | None = field(default=None, compare=False)
     version: str = ""
+    duckdb_only: bool = False  # `-- derived: engine duckdb`: a lookup for the server, not for a cluster
 
     @property
     def signature(self) -> str:
@@ -101,12 +102,17 @@ def parse(name: str, text: str) -> Derived:
     """Read the `-- derived:` header of a derived-table SQL file."""
     reads: tuple[str, ...] = ()
     key = None
+    duckdb_only = False
     for line in text.splitlines():
         if not line.startswith("--"):
             break
         m = _HEADER_RE.match(line)
         if m and m["kind"] == "reads":
             reads = tuple(t.strip() for t in m["value"].split(",") if t.strip())
+        elif m and m["kind"] == "engine":
+            if m["value"].strip() != "duckdb":
+                raise portal_db.PortalDBError(f"queries/derived/{name}.sql: the only engine restriction is duckdb")
+            duckdb_only = True
         elif m:
             key = m["value"].strip()
     unknown = [t for t in reads if t not in BASE_TABLES]
@@ -115,7 +121,7 @@ def parse(name: str, text: str) -> Derived:
                                       f"naming base tables ({', '.join(unknown) or 'none given'})")
     if key not in (None, "loan_id", "month_end"):
         raise portal_db.PortalDBError(f"queries/derived/{name}.sql: the key is loan_id or month_end")
-    return Derived(name, reads, key, text)
+    return Derived(name, reads, key, text, duckdb_only=duckdb_only)
 
 
 @cache

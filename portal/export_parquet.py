@@ -54,7 +54,7 @@ def export(out_dir: str | Path, *, database=None, tables: list[str] | None = Non
     """Write the allow-listed tables under out_dir as partitioned Parquet plus a manifest."""
     out = Path(out_dir).resolve()
     # The derived tables go along, fresh, so the named queries that read them run on Spark unchanged.
-    allowed = {**EXPORT_TABLES, **{name: (None, None) for name in derived.tables()}}
+    allowed = {**EXPORT_TABLES, **{name: (None, None) for name, d in derived.tables().items() if not d.duckdb_only}}
     names = list(allowed) if tables is None else tables
     unknown = [t for t in names if t not in allowed]
     if unknown:

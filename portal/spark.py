@@ -99,6 +99,8 @@ _SPARK_TYPES = {
     "TIMESTAMP": "timestamp_ntz", "INTEGER": "int", "BIGINT": "bigint", "DOUBLE": "double",
     "BOOLEAN": "boolean", "SMALLINT": "smallint", "FLOAT": "float", "HUGEINT": "decimal(38, 0)",
     "TINYINT": "tinyint",
+    # unsigned integers widen to the next signed type (UBIGINT to the decimal Spark reads uint64 as)
+    "UTINYINT": "smallint", "USMALLINT": "int", "UINTEGER": "bigint", "UBIGINT": "decimal(20, 0)",
 }
 
 
@@ -154,6 +156,21 @@ def _rewrite_function(node: exp.Expression) -> exp.Expression:
     if name == "to_hours":
         zero = exp.Literal.number(0)
         return exp.Anonymous(this="make_dt_interval", expressions=[zero, node.expressions[0].copy()])
+    if name == "to_months":
+        # a year-month interval: date + make_ym_interval(0, n) is Spark's date + to_months(n)
+        zero = exp.Literal.number(0)
+        return exp.Anonymous(this="make_ym_interval", expressions=[zero, node.expressions[0].copy()])
+    if isinstance(node, exp.DateDiff) and node.text("unit").upper() in ("MONTH", "YEAR"):
+        # DuckDB counts the month (year) boundaries crossed; Spark's datediff(MONTH, ...) counts whole
+        # months elapsed (month-end 2025-11-30 to 2026-02-28 is 3 in DuckDB, 2 in Spark)
+        def months(value: exp.Expression) -> exp.Expression:
+            year = exp.Anonymous(this="year", expressions=[value.copy()])
+            if node.text("unit").upper() == "YEAR":
+                return year
+            return exp.Add(this=exp.Mul(this=year, expression=exp.Literal.number(12)),
+                           expression=exp.Anonymous(this="month", expressions=[value.copy()]))
+        return exp.Paren(this=exp.Sub(this=exp.Paren(this=months(node.this)),
+                                      expression=exp.Paren(this=months(node.expression))))
     if isinstance(node, exp.ToDays):
         return exp.Anonymous(this="make_dt_interval", expressions=[node.this.copy()])
     if isinstance(node, exp.TimeToUnix):
@@ -326,7 +343,8 @@ def derive(parquet: str | Path | None = None, names: list[str] | None = None) ->
     does not pass through DuckDB: the same SELECTs, transpiled, over the exported base tables. Each
     table replaces its folder in the export (written beside it first, then swapped) and its entry in
     the manifest. Returns rows per table. The export must be a folder this machine can write (local or
-    mounted, as for export-parquet); tables maintained by code (the contact-policy facts) are skipped.
+    mounted, as for export-parquet); tables maintained by code (the contact-policy facts) and DuckDB's
+    own lookups (`-- derived: engine duckdb`) are skipped.
     """
     import shutil
 
@@ -337,7 +355,7 @@ def derive(parquet: str | Path | None = None, names: list[str] | None = None) ->
         raise db.PortalDBError("derive writes to a local or mounted export folder; derive there, then sync")
     manifest = manifest_of(folder)
     spark = session(timezone=manifest.get("timezone"))
-    sql_tables = {n: d for n, d in derived.tables().items() if d.sql}
+    sql_tables = {n: d for n, d in derived.tables().items() if d.sql and not d.duckdb_only}
     wanted = list(sql_tables) if names is None else names
     unknown = [n for n in wanted if n not in sql_tables]
     if unknown:

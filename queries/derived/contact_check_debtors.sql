@@ -4,6 +4,8 @@
 -- a 64-bit hash of loan_id, so that one loan's row is found through the zone maps of loan_hash
 -- (integer min/max are exact; a text key's are cut to its first bytes) instead of a scan of the book.
 -- opted_out_channels stays the customer's text (portal/prevention reads the comma-separated names).
+-- Its hashes are DuckDB's hash(), so the table is DuckDB's own: Spark neither exports nor derives it.
+-- derived: engine duckdb
 -- derived: reads loans, customers
 -- derived: key loan_id
 with

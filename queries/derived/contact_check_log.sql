@@ -8,6 +8,8 @@
 -- Stored in the order of a 64-bit hash of the debtor (the loan's customer) and then time, so that a
 -- check reads one debtor's recent contacts through the zone maps of customer_hash and contact_at:
 -- never the whole log. Contacts of loans without a loan record are left out (a check needs the loan).
+-- Its hashes are DuckDB's hash(), so the table is DuckDB's own: Spark neither exports nor derives it.
+-- derived: engine duckdb
 -- derived: reads contacts, loans
 -- derived: key loan_id
 with

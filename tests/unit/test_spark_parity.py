@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -110,6 +111,18 @@ def test_timezone_rewrite_gives_the_debtors_wall_clock(exported):
         "select timezone('America/New_York', '2026-01-01 12:00:00+08'::timestamptz) as local_at")
     row = spark.session().sql(sql).collect()[0]
     assert row.local_at == dt.datetime(2025, 12, 31, 23, 0)
+
+
+def test_month_arithmetic_rewrites_give_duckdbs_answers(exported):
+    # DuckDB counts month boundaries (month-end 2025-11-30 to 2026-02-28 is 3 months); to_months adds
+    # calendar months and last_day snaps to the month-end
+    sql = ("select datediff('month', date '2025-11-30', date '2026-02-28') as months, "
+           "datediff('year', date '2025-12-31', date '2026-01-01') as years, "
+           "last_day(date '2026-01-31' + to_months(1::integer)) as next_end")
+    expected = duckdb.connect().execute(sql).fetchone()
+    assert expected == (3, 1, dt.date(2026, 2, 28))
+    row = spark.session().sql(spark.to_spark_sql(sql)).collect()[0]
+    assert (row.months, row.years, row.next_end) == expected
 
 
 def test_cli_query_on_spark_prints_what_duckdb_prints(exported, capsys):
