@@ -150,11 +150,8 @@ if plan_notice:
     # kept as catalogue keys by the callback (which runs before the page sets its language); the values
     # are ids and field names the server produced, never text a person typed
     level, parts = plan_notice
-    for key, values in parts:
-        if level == "ok":
-            st.success(t(key, **values))
-        else:
-            st.error(t(key, **values))
+    notice = " ".join(t(key, **values) for key, values in parts)
+    (st.success if level == "ok" else st.error)(notice)
 today = plans.local_date(pd.Timestamp.now(tz="UTC").to_pydatetime())
 plan_offers = plans.offers(complaint_id)
 open_offer = next((o for o in plan_offers if o.is_open(today)), None)

@@ -61,6 +61,8 @@ REVIEWED = {
         "notice is t('improvement.actions.*') with a generated action id",
     ("portal/app_pages/complaint_detail.py", '(st.success if message[0] == "ok" else st.error)(message[1])'):
         "message is t(...) or ComplaintError.localized(): catalogue text with fixed field/status values",
+    ("portal/app_pages/complaint_detail.py", '(st.success if level == "ok" else st.error)(notice)'):
+        "notice joins t(key, ...) parts kept by the plan callback: catalogue text with plan ids and field names",
 }
 
 
