@@ -104,7 +104,10 @@ def test_channel_row_drills_down_to_its_contacts_and_the_url_keeps_it(browser, s
         drill.wait_for()
         page.wait_for_function("() => location.search.includes('ch_channel=phone')")
         attempts = int(channels.loc[phone, "attempts"])
-        assert drill.get_by_text(t("drill.count", lang, n=attempts), exact=True).count() == 1
+        # the count is drawn when the drill-down's query returns: wait for it rather than read it at once
+        count = drill.get_by_text(t("drill.count", lang, n=attempts), exact=True)
+        count.wait_for()
+        assert count.count() == 1
         title = t("drill.channel_title", lang, channel=i18n.label("channel", "phone", lang))
         assert drill.get_by_role("heading", name=title).count() == 1
         # the contacts grid draws its first contacts (IDs are plain text) and the channel's label
@@ -158,7 +161,9 @@ def test_a_bucket_bar_drills_down_to_its_loans(browser, signed_in, expected, lan
         as_of = pd.Timestamp(latest).date().isoformat()
         page.wait_for_function("q => location.search.includes(q)", arg=f"dq_as_of={as_of}&dq_bucket=M1")
         n = int(bar["loans"])
-        assert drill.get_by_text(t("drill.one", lang) if n == 1 else t("drill.count", lang, n=n), exact=True).count() == 1
+        count = drill.get_by_text(t("drill.one", lang) if n == 1 else t("drill.count", lang, n=n), exact=True)
+        count.wait_for()
+        assert count.count() == 1
         title = t("drill.bucket_title", lang, bucket=i18n.label("bucket", "M1", lang), as_of=as_of)
         assert drill.get_by_role("heading", name=title).count() == 1
         # masked mobiles are drawn, never clear ones
