@@ -520,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("load", help="validate and load a file (CSV, XLSX or Parquet)")
-    p.add_argument("dataset", choices=_Datasets())
+    p.add_argument("dataset", choices=_Datasets(), metavar="DATASET",
+                   help="an upload dataset (CONTRACT.md, Uploads); an unknown name lists them")
     p.add_argument("file", type=path_arg)
     p.add_argument("--strict", action="store_true", help="load nothing if any row is bad")
     p.set_defaults(func=cmd_load)
