@@ -432,6 +432,7 @@ def plan_vs_control(frame: pd.DataFrame, title: str, y_label: str) -> go.Figure:
         ))
     fig.update_layout(title=title, barmode="group", yaxis_tickformat=".0%", yaxis_title=y_label,
                       legend_title_text="", margin={"t": 48, "b": 24})
+    return fig
 
 
 def blocked_share(frame: pd.DataFrame, label: str, title: str, x_label: str) -> go.Figure:

@@ -138,13 +138,7 @@ def open_nav(page, key: str) -> None:
     from portal import navigation
 
     suffix = "/" if navigation.page(key).default else f"/{key}"
-    link = page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first
-    if not link.is_visible():
-        # with more than twelve pages the sidebar shows ten behind a "View N more" button
-        more = page.locator('[data-testid="stSidebarNavViewButton"]')
-        if more.count() and "more" in more.first.inner_text().lower():
-            more.first.click()
-    link.click()
+    page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first.click()
     page.wait_for_url(f"**{suffix}*")
     page.wait_for_selector('[data-testid="stSkeleton"]', state="detached")
     wait_for_app(page)
