@@ -63,6 +63,7 @@ AMBER_DAYS = 3
 CLOCK_MARKS = {"ok": "🟢", "amber": "🟠", "red": "🔴", "timely": "✅", "late": "⚠️"}
 SUBMIT_LIMIT, LOOKUP_LIMIT = 5, 10
 RATE_WINDOW = dt.timedelta(minutes=10)
+DUPLICATE_WINDOW = dt.timedelta(minutes=1)  # a second press of Send, or a reload that posts again
 dbmod.untracked("rate_limit_hits")  # a hit is bookkeeping, not data: it must not expire cached results
 WRITE_RETRIES = 40  # appends serialise on the chain head; many sessions may queue behind it
 
@@ -95,6 +96,11 @@ def _tz() -> ZoneInfo:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def now() -> dt.datetime:
+    """The time as the complaint clock reads it (UTC), e.g. when a form is put on screen."""
+    return _now()
 
 
 def _aware(value: dt.datetime | pd.Timestamp) -> dt.datetime:
@@ -328,6 +334,18 @@ def allow(bucket: str, client_key: str, *, limit: int = SUBMIT_LIMIT, window: dt
                        retries=WRITE_RETRIES)
 
 
+def _fingerprint(client_key: str, form: FeedbackForm) -> str:
+    """One submission's identity: the client and every field it sent (a digest, like the rate limit's)."""
+    fields = {name: str(getattr(form, name)) for name in FeedbackForm.__dataclass_fields__}
+    return f"{client_key}|{json.dumps(fields, sort_keys=True, ensure_ascii=False)}"
+
+
+def too_fast(shown_at: dt.datetime | None, when: dt.datetime) -> bool:
+    """Whether a form was sent sooner after it was shown than a person can fill it in (a bot)."""
+    floor = float(config.setting("form_min_seconds"))
+    return shown_at is not None and floor > 0 and (when - shown_at).total_seconds() < floor
+
+
 def _customer_for(cur: Any, form: FeedbackForm) -> str | None:
     if form.loan_id:
         row = cur.execute("select customer_id from loans where loan_id = $l limit 1", {"l": form.loan_id}).fetchone()
@@ -338,18 +356,30 @@ def _customer_for(cur: Any, form: FeedbackForm) -> str | None:
 
 
 def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None = None,
-           db: str | Path | None = None) -> SubmitResult:
-    """Validate and store a public form submission as a new complaint; rate-limited per client."""
-    form, errors = validate_form(raw)
+           db: str | Path | None = None, shown_at: dt.datetime | None = None) -> SubmitResult:
+    """Validate and store a public form submission as a new complaint; rate-limited per client.
+    shown_at, when the form was put on screen: one sent sooner than the floor is refused without a
+    reason, and so is the same submission from the same client again within DUPLICATE_WINDOW."""
     when = now or _now()
+    form, errors = validate_form(raw)
+    if form is not None and too_fast(shown_at, when):
+        form, errors = None, {"form": "complaints.err.rejected"}
     if form is None:
         if "form" in errors:
             allow("submit", client_key, now=when, db=db)  # a bot's attempt still uses up its quota
         return SubmitResult(errors=errors)
+    fingerprint = _fingerprint(client_key, form)
 
     def fn(cur: Any) -> SubmitResult:
+        seen = cur.execute(
+            "select count(*) from rate_limit_hits where bucket = 'duplicate' and client_hash = $k and hit_at > $since",
+            {"k": _client_hash(fingerprint), "since": when - DUPLICATE_WINDOW},
+        ).fetchone()[0]
+        if seen:
+            return SubmitResult(errors={"form": "complaints.err.duplicate"})
         if not _take(cur, "submit", client_key, SUBMIT_LIMIT, RATE_WINDOW, when):
             return SubmitResult(errors={"form": "complaints.err.rate_limited"})
+        _take(cur, "duplicate", fingerprint, 1, DUPLICATE_WINDOW, when)
         _chain(cur, "customer", when)  # a legacy chain is sealed before the new row exists
         ticket = new_ticket()
         while cur.execute("select count(*) from complaints where ticket = $t or complaint_id = $t",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def all_text(at):
     return "\n".join(str(p) for p in parts)
 
 
-def fill_form(at, **values):
+def fill_form(at, shown_ago=10.0, **values):
+    """Fill the public form and press Send, shown_ago seconds after the form was first put on screen."""
+    if "fb_shown_at" in at.session_state:
+        at.session_state["fb_shown_at"] = complaints.now() - dt.timedelta(seconds=shown_ago)
     defaults = {"mobile": "13812345678", "issue": "communication_tactics", "description": XSS, "consent": True}
     defaults.update(values)
     for name, value in defaults.items():
@@ -69,8 +73,11 @@ def test_feedback_success_shows_ticket_and_stores_text_verbatim(tmp_db):
     assert tuple(row) == (XSS, "instalments", 6, "new", "form")
     # The payload is nowhere rendered as markdown (it never reaches the page after submission).
     assert "<script>" not in "\n".join(m.value for m in at.markdown)
-    # The form is cleared for the next customer.
-    assert at.text_input(key="fb_mobile").value == ""
+    # Send cannot be pressed twice: the form is gone until the customer asks for a new, empty one.
+    assert not [b for b in at.button if b.form_id == "feedback"]
+    at.button(key="fb_another").click().run()
+    assert not at.success and at.text_input(key="fb_mobile").value == ""
+    assert next(b for b in at.button if b.form_id == "feedback").label == "Send"
 
 
 def test_feedback_field_level_errors(tmp_db):
@@ -105,10 +112,15 @@ def chinese_journey(tmp_db):
     assert db.scalar("select narrative from complaints", db=tmp_db) == "凌晨两点打电话骚扰我😡，还威胁告诉我的单位。"
 
 
-def test_feedback_honeypot(tmp_db):
-    at = fill_form(open_page("feedback.py"), website="http://spam")
+def test_feedback_has_no_spam_trap_and_refuses_a_form_sent_back_at_once(tmp_db):
+    at = open_page("feedback.py")
+    # Every text field is one a person fills in: no visible "leave this empty" trap.
+    assert [w.key for w in at.text_input] == ["fb_name", "fb_mobile", "fb_loan_id"]
+    at = fill_form(at, shown_ago=0.5)  # a bot: Send a moment after the page was shown (floor: 3 s)
     assert "We could not accept this form. Please try again later or call us." in [e.value for e in at.error]
     assert db.scalar("select count(*) from complaints", db=tmp_db) == 0
+    at = fill_form(at, shown_ago=4)  # a person's pace: accepted
+    assert at.code[0].value.startswith("CP-")
 
 
 def test_feedback_rate_limit_across_sessions(tmp_db):
