@@ -1,6 +1,6 @@
 import streamlit as st
 
-from portal import i18n, ingest, ui
+from portal import i18n, ingest, masking, ui
 from portal.i18n import t
 
 ui.require_role("analyst")
@@ -22,5 +22,6 @@ if not with_rejects.empty:
     picked = st.selectbox(t("uploads.history_pick"), list(names), key="uh_pick",
                           format_func=lambda i: f"#{i} {names[i]}")
     rows = ingest.format_rejects(ui.run_query("quarantine_rows", upload_id=int(picked)), i18n.language())
-    shown = rows.rename(columns={c: t(f"uploads.col_{c}") for c in rows.columns})
+    # masked under the dataset's own column names, before the headers are translated
+    shown = masking.mask_frame(rows, ui.current_role()).rename(columns={c: t(f"uploads.col_{c}") for c in rows.columns})
     ui.table(shown, f"quarantine_upload_{picked}", "uh_quarantine")
