@@ -72,9 +72,6 @@ facts = [
     ("loan", _get("loan_id")),
     ("name", masking.mask_name(_get("complainant_name"))),
     ("mobile", _get("mobile_masked")),
-    ("contact_time", i18n.label("contact_time", _get("contact_time")) if _get("contact_time") else None),
-    ("plan", t("complaints.detail.plan_value", plan=i18n.label("plan_type", plan), amount=_get("plan_amount"),
-               months=_get("plan_months")) if plan and plan != "none" else None),
     ("extension", t("complaints.detail.extension_value", days=int(row["extension_days"]),
                     reason=_get("extension_reason")) if int(row["extension_days"]) else None),
     ("resolution", i18n.label("resolution", _get("resolution")) if _get("resolution") else None),
@@ -84,6 +81,19 @@ facts = [
      else t("complaints.detail.yes") if bool(_get("substantiated")) else t("complaints.detail.no")),
     ("evidence", _get("evidence")),
 ]
+# What the customer asks for, in plain sight rather than a row of the facts grid.
+st.subheader(t("complaints.detail.request_title"))
+with st.container(border=True):
+    asked, amount_col, months_col, when_col = st.columns(4)
+    asked.metric(t("complaints.detail.plan"), i18n.label("plan_type", plan or "none"))
+    if plan and plan != "none":
+        amount_col.metric(t("complaints.detail.plan_amount"), plans.format_amount(_get("plan_amount")))
+        months = _get("plan_months")
+        months_col.metric(t("complaints.detail.plan_months"),
+                          t("complaints.detail.months_value", n=int(months)) if months is not None else "–")
+    when_col.metric(t("complaints.detail.contact_time"),
+                    i18n.label("contact_time", _get("contact_time") or "any"))
+
 st.subheader(t("complaints.detail.facts"))
 st.dataframe(pd.DataFrame({"field": [t(f"complaints.detail.{k}") for k, _ in facts],
                            "value": ["" if v is None else str(v) for _, v in facts]}),
@@ -263,7 +273,7 @@ else:
     else:
         st.caption(t("complaints.detail.breaches_pending"))
     if contacts.empty:
-        ui.empty_state()
+        st.info(t("complaints.detail.contacts_none"), icon=":material/call_end:")
     else:
         ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts", model=schemas.ComplaintContactsView,
                  styler=lambda shown: shown.style.apply(

@@ -348,3 +348,27 @@ def test_demo_complaint_detail_renders(demo_db, lang):
     assert at.code[0].value == with_contacts[0]
     assert len(at.get("plotly_chart")) == 1  # the DPD history
     assert len(at.dataframe) >= 3  # facts, loans, contact log (+ events)
+
+
+def test_detail_shows_the_request_up_front_and_an_empty_contact_log_says_so(fx):
+    ticket = complaints.submit({"mobile": "13812345678", "loan_id": "L1", "issue": "repayment_plan_request",
+                                "description": "I lost my job and ask to repay in instalments.",
+                                "plan_type": "instalments", "plan_amount": "6000", "plan_months": 6,
+                                "contact_time": "evening", "consent": True}, "k", db=fx).ticket
+    for lang, expected in (("en", {"Repayment plan asked for": "Instalments", "Amount": "¥6,000.00",
+                                   "Over": "6 months",
+                                   "Preferred contact time": i18n.t("codes.contact_time.evening", "en")}),
+                           ("zh", {"申请的还款方案": i18n.t("codes.plan_type.instalments", "zh"), "金额": "¥6,000.00",
+                                   "期限": "6 个月", "方便联系时间": i18n.t("codes.contact_time.evening", "zh")})):
+        at = open_page("complaint_detail.py", COMPLIANCE, lang=lang, query={"id": ticket})
+        metrics = {m.label: m.value for m in at.metric}
+        assert {k: metrics[k] for k in expected} == expected
+        # not repeated in the facts grid
+        facts = at.dataframe[0].value
+        assert not set(expected) & set(facts["field"])
+        # C1 has no contacts around a complaint made today: the log says that, not "no filter matches"
+        infos = [i.value for i in at.info]
+        assert i18n.t("complaints.detail.contacts_none", lang) in infos
+        assert i18n.t("common.empty", lang) not in infos
+    assert "month" in i18n.t("complaints.detail.months_value", "en", n=1)
+    assert i18n.t("complaints.detail.months_value", "en", n=1) == "1 month"
