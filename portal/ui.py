@@ -447,18 +447,20 @@ def downloads(frame: pd.DataFrame, stem: str, key: str,
     def rows() -> pd.DataFrame:
         return frame if full is None else full()
 
-    left, right, _ = st.columns([1, 1, 6])
-    left.download_button(
-        t("common.download_csv"), lambda: download_bytes(rows(), "csv", role), file_name=f"{stem}.csv",
-        mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
-    )
+    # A row that wraps, each button as wide as its label: fixed columns squeezed them to their icon
+    # in half-width layouts.
     too_large = len(frame) > export.XLSX_MAX_ROWS  # unknown for `full` until clicked
-    right.download_button(
-        t("common.download_xlsx"), lambda: download_bytes(rows(), "xlsx", role, specs, lang),
-        file_name=f"{stem}.xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large,
-        help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
-    )
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            t("common.download_csv"), lambda: download_bytes(rows(), "csv", role), file_name=f"{stem}.csv",
+            mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore", width="content",
+        )
+        st.download_button(
+            t("common.download_xlsx"), lambda: download_bytes(rows(), "xlsx", role, specs, lang),
+            file_name=f"{stem}.xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large, width="content",
+            help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
+        )
 
 
 def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None,
