@@ -60,7 +60,6 @@ NAME_MAX, NOTE_MAX = 100, 5000
 PLAN_MONTHS_MAX = 60
 PLAN_AMOUNT_MAX = Decimal("10000000")
 AMBER_DAYS = 3
-CLOCK_MARKS = {"ok": "🟢", "amber": "🟠", "red": "🔴", "timely": "✅", "late": "⚠️"}
 SUBMIT_LIMIT, LOOKUP_LIMIT = 5, 10
 RATE_WINDOW = dt.timedelta(minutes=10)
 DUPLICATE_WINDOW = dt.timedelta(minutes=1)  # a second press of Send, or a reload that posts again

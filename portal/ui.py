@@ -372,6 +372,34 @@ def month_picker(label_key: str, key: str, default_offset: int = 0) -> dt.date |
     return st.selectbox(t(label_key), months, index=index, key=key)
 
 
+# The deadline clock's look per level: a Material icon (served by the portal, no emoji font needed)
+# and a colour; the words come from the catalogue, so exports carry plain words only.
+CLOCK_LOOKS = {
+    "ok": (":material/schedule:", "green", "#e8f5e9"),
+    "amber": (":material/hourglass_bottom:", "orange", "#fff3e0"),
+    "red": (":material/alarm:", "red", "#ffebee"),
+    "timely": (":material/check_circle:", "green", "#e8f5e9"),
+    "late": (":material/warning:", "red", "#ffebee"),
+}
+
+
+def clock_words(level: str, days: object) -> str:
+    """A deadline clock in plain words: "3 days left", "Overdue by 1 day", "Resolved on time"."""
+    value = 0 if days is None or pd.isna(days) else abs(int(days))
+    return t(f"complaints.queue.clock_{level}", days=value)
+
+
+def clock_badge(level: str, days: object) -> None:
+    """The deadline clock as a coloured badge with its icon."""
+    icon, colour, _ = CLOCK_LOOKS[level]
+    st.badge(clock_words(level, days), icon=icon, color=colour)
+
+
+def clock_cells(levels: list[str]) -> Callable[[pd.Series], list[str]]:
+    """A Styler column function that tints each clock cell by its level (rows in `levels` order)."""
+    return lambda column: [f"background-color: {CLOCK_LOOKS[lv][2]}" for lv in levels[: len(column)]]
+
+
 def empty_state(key: str = "common.empty") -> None:
     """Tell the user that nothing matches, and what to try."""
     st.info(t(key), icon=":material/filter_alt_off:")

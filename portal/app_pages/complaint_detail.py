@@ -57,8 +57,9 @@ days = now_clock.days_left if now_clock.days_left is not None else 0
 a, b, c = st.columns(3)
 a.metric(t("complaints.detail.status"), i18n.label("status", row["status"]))
 b.metric(t("complaints.detail.due_at"), pd.Timestamp(row["due_at"]).strftime("%Y-%m-%d %H:%M"))
-c.metric(t("complaints.queue.clock"), f"{complaints.CLOCK_MARKS[level]} "
-         + t(f"complaints.queue.clock_{level}", days=abs(int(days))))
+with c:
+    st.caption(t("complaints.queue.clock"))
+    ui.clock_badge(level, days)
 
 plan = _get("plan_type")
 facts = [

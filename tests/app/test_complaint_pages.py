@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -372,3 +373,19 @@ def test_detail_shows_the_request_up_front_and_an_empty_contact_log_says_so(fx):
         assert i18n.t("common.empty", lang) not in infos
     assert "month" in i18n.t("complaints.detail.months_value", "en", n=1)
     assert i18n.t("complaints.detail.months_value", "en", n=1) == "1 month"
+
+
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
+
+
+def test_deadline_clock_needs_no_emoji_font(fx):
+    at = open_page("complaints_queue.py", COMPLIANCE)
+    clock = at.dataframe[0].value["clock"].tolist()
+    # K4, K5, K7 and K8 were all due by 2026-04-30: overdue, in plain words (the CSV/XLSX carry these too)
+    assert clock and all(re.fullmatch(r"Overdue by \d+ days?", c) for c in clock), clock
+    assert not EMOJI.search(all_text(at) + "".join(clock))
+    at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K4"})
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert len(badges) == 1 and badges[0].startswith(":red-badge[:material/alarm: Overdue by ")
+    assert not EMOJI.search(all_text(at))
+    assert i18n.t("complaints.queue.clock_red", "en", days=1) == "Overdue by 1 day"
