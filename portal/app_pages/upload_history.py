@@ -9,7 +9,10 @@ dataset = st.selectbox(t("uploads.dataset"), [None, *ingest.DATASETS], key="uh_d
                        format_func=lambda d: t("filters.all") if d is None else i18n.label("dataset", d))
 history = ui.run_query("upload_history", dataset=dataset)
 if history.empty:
-    ui.empty_state()
+    if dataset is None:
+        st.info(t("common.no_uploads"), icon=":material/upload_file:")
+    else:
+        st.info(t("common.no_uploads_of", dataset=i18n.label("dataset", dataset)), icon=":material/upload_file:")
     st.stop()
 shown = history.assign(status=history["status"].map(lambda s: i18n.label("upload_status", s)),
                        dataset=history["dataset"].map(lambda d: i18n.label("dataset", d)))
