@@ -1129,10 +1129,23 @@ def triage(complaint_id: str, actor: str, issue: str, sub_issue: str | None = No
     return _change(complaint_id, actor, "triage", {}, note, check, db, now)
 
 
+ASSIGNEE_ROLES = ("compliance", "admin")
+
+
+def assignees(db: str | Path | None = None) -> list[str]:
+    """The usernames a complaint may be assigned to: active compliance officers and admins."""
+    frame = dbmod.read("select username from users where is_active and list_contains($roles, role)"
+                       " order by username", {"roles": list(ASSIGNEE_ROLES)}, db=db)
+    return frame["username"].tolist()
+
+
 def assign(complaint_id: str, actor: str, assignee: str, note: str | None = None, *,
-           now: dt.datetime | None = None, db: str | Path | None = None) -> list[int]:
-    """Assign the complaint to a team member."""
+           now: dt.datetime | None = None, db: str | Path | None = None, staff_only: bool = False) -> list[int]:
+    """Assign the complaint to a team member; with staff_only (the portal's own form), only to one of
+    assignees(), whatever a browser sends."""
     who = _required(assignee, "assignee", 64)
+    if staff_only and who not in assignees(db):
+        raise ComplaintError("assignee_unknown", assignee=who)
     return _change(complaint_id, actor, "assign", {"assignee": who}, note, None, db, now)
 
 

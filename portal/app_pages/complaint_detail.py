@@ -33,7 +33,8 @@ def _act(action: str) -> None:
     s = st.session_state
     calls = {
         "triage": lambda: complaints.triage(complaint_id, user.username, s.cd_issue, s.cd_sub_issue, s.cd_note_triage),
-        "assign": lambda: complaints.assign(complaint_id, user.username, s.cd_assignee, s.cd_note_assign),
+        "assign": lambda: complaints.assign(complaint_id, user.username, s.cd_assignee, s.cd_note_assign,
+                                            staff_only=True),
         "status": lambda: complaints.transition(complaint_id, user.username, s.cd_status, s.cd_note_status),
         "extend": lambda: complaints.extend(complaint_id, user.username, s.cd_extension, s.cd_reason),
         "resolution": lambda: complaints.record_resolution(complaint_id, user.username, s.cd_resolution,
@@ -118,10 +119,18 @@ with tabs[0], st.form("cd_triage"):
     st.text_input(t("complaints.detail.sub_issue"), value=_get("sub_issue") or "", key="cd_sub_issue", max_chars=200)
     st.text_input(t("complaints.detail.note"), key="cd_note_triage")
     st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("triage",))
-with tabs[1], st.form("cd_assign"):
-    st.text_input(t("complaints.detail.assignee"), value=_get("assignee") or "", key="cd_assignee", max_chars=64)
-    st.text_input(t("complaints.detail.note"), key="cd_note_assign")
-    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("assign",))
+with tabs[1]:
+    staff = complaints.assignees()
+    if not staff:
+        st.info(t("complaints.detail.no_assignees"), icon=":material/group_off:")
+    else:
+        with st.form("cd_assign"):
+            current = _get("assignee")
+            st.selectbox(t("complaints.detail.assignee"), staff, key="cd_assignee",
+                         index=staff.index(current) if current in staff else None,
+                         placeholder=t("complaints.detail.assignee_pick"))
+            st.text_input(t("complaints.detail.note"), key="cd_note_assign")
+            st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("assign",))
 with tabs[2]:
     moves = complaints.TRANSITIONS.get(row["status"], ())
     if not moves:

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portal import complaints, db, i18n, navigation
+from portal import auth, complaints, db, i18n, navigation
 from portal.auth_types import User
 from tests import fixtures_complaints
 
 APP = str(Path(navigation.__file__).parent / "streamlit_app.py")
+PASSWORD = "correct horse battery staple 42"
 XSS = "<script>alert('x')</script> <b>bold</b> **stars** [click](javascript:alert(1))"
 
 
@@ -241,8 +242,12 @@ def test_detail_shows_complaint_and_runs_actions(fx):
     assert "Saved. The change is on the audit trail." in [s.value for s in at.success]
     assert db.scalar("select status from complaints where complaint_id = 'K1'", db=fx) == "closed"
     assert "This complaint is closed: no further steps." in [i.value for i in at.info]
+    # With no compliance account to pick, the Assign tab says so instead of a free-text box.
+    assert i18n.t("complaints.detail.no_assignees") in [i.value for i in at.info]
     # A refused action shows its reason.
-    at.text_input(key="cd_assignee").input("c2")
+    auth.create_user(username="c2", role="compliance", password=PASSWORD, db=fx)
+    at.run()
+    at.selectbox(key="cd_assignee").set_value("c2")
     [b for b in at.button if b.form_id == "cd_assign"][0].click()
     at.run()
     assert "This complaint is closed; it cannot be changed any more." in [e.value for e in at.error]
@@ -389,3 +394,25 @@ def test_deadline_clock_needs_no_emoji_font(fx):
     assert len(badges) == 1 and badges[0].startswith(":red-badge[:material/alarm: Overdue by ")
     assert not EMOJI.search(all_text(at))
     assert i18n.t("complaints.queue.clock_red", "en", days=1) == "Overdue by 1 day"
+
+
+def test_assignee_is_picked_from_the_compliance_users_and_checked_on_the_server(fx):
+    for name, role in (("c.wang", "compliance"), ("boss", "admin"), ("exec", "executive"), ("gone", "compliance")):
+        auth.create_user(username=name, role=role, password=PASSWORD, db=fx)
+    auth.set_active("gone", False, db=fx)
+    assert complaints.assignees(fx) == ["boss", "c.wang"]
+    at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K4"})
+    box = at.selectbox(key="cd_assignee")
+    assert box.options == ["boss", "c.wang"] and box.value is None
+    box.set_value("c.wang")
+    [b for b in at.button if b.form_id == "cd_assign"][0].click()
+    at.run()
+    assert "Saved. The change is on the audit trail." in [s.value for s in at.success]
+    assert db.scalar("select assignee from complaints where complaint_id = 'K4'", db=fx) == "c.wang"
+    assert at.selectbox(key="cd_assignee").value == "c.wang"
+    # whatever a browser sends, the portal's assign refuses anyone but an active compliance user or admin
+    for who in ("exec", "gone", "mallory"):
+        with pytest.raises(complaints.ComplaintError) as refused:
+            complaints.assign("K4", "c1", who, db=fx, staff_only=True)
+        assert refused.value.key == "complaints.err.assignee_unknown"  # its message names who
+    assert db.scalar("select assignee from complaints where complaint_id = 'K4'", db=fx) == "c.wang"
