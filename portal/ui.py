@@ -18,13 +18,16 @@ from portal.auth_types import User
 from portal.i18n import t
 
 APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 FILTER_DIMENSIONS = ("product", "region", "risk_grade")
 CACHE_TTL_S = 600
 
 
 def setup() -> None:
     """Configure the page and set this run's language from the URL or the session."""
-    st.set_page_config(page_title="Collections Portal", page_icon=":material/account_balance:", layout="wide")
+    # A file of the portal's own, served from its origin (a Material icon as page_icon makes every
+    # browser fetch the favicon from an outside font host, customers' pages included).
+    st.set_page_config(page_title="Collections Portal", page_icon=str(FAVICON), layout="wide")
     if "lang" not in st.session_state:
         url_lang = st.query_params.get("lang")
         st.session_state.lang = url_lang if url_lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
