@@ -113,6 +113,11 @@ def take(db_path: Path, out: Path, pages: list[str] | None, langs: list[str]) ->
 
     username, password = f"shots_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
     auth.create_user(username=username, role="admin", password=password, db=db_path)
+    # the complaint page shows one complaint: an open one that asks for a repayment plan, if any
+    shown = db.read("select complaint_id from complaints order by (plan_type is not null and plan_type <> 'none')"
+                    " desc, (status in ('new', 'triaged', 'investigating')) desc, received_at desc limit 1",
+                    db=db_path)
+    queries = {"complaint_detail": f"&id={shown['complaint_id'].iloc[0]}" if not shown.empty else ""}
     db.close(db_path)
     specs = [s for s in navigation.PAGES if s.key != "signin" and (not pages or s.key in pages)]
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +135,7 @@ def take(db_path: Path, out: Path, pages: list[str] | None, langs: list[str]) ->
                 for spec in specs:
                     page = anonymous if spec.section == "public" else staff
                     path = "" if spec.default else spec.key
-                    page.goto(f"{url}/{path}?lang={lang}")
+                    page.goto(f"{url}/{path}?lang={lang}{queries.get(spec.key, '')}")
                     _settled(page)
                     target = out / f"{spec.key}_{lang}.png"
                     _full_height(page)
