@@ -83,18 +83,22 @@ facts = [
      else t("complaints.detail.yes") if bool(_get("substantiated")) else t("complaints.detail.no")),
     ("evidence", _get("evidence")),
 ]
-# What the customer asks for, in plain sight rather than a row of the facts grid.
+# What the customer asks for, in plain sight rather than a row of the facts grid: a small key/value
+# block that wraps (metric tiles cut "Evening (18:00 to 21:00)" short). The values are catalogue labels
+# and formatted numbers, never text the customer typed.
+asked = [(t("complaints.detail.plan"), i18n.label("plan_type", plan or "none"))]
+if plan and plan != "none":
+    months = _get("plan_months")
+    asked += [(t("complaints.detail.plan_amount"), plans.format_amount(_get("plan_amount"))),
+              (t("complaints.detail.plan_months"),
+               t("complaints.detail.months_value", n=int(months)) if months is not None else "–")]
+asked.append((t("complaints.detail.contact_time"), i18n.label("contact_time", _get("contact_time") or "any")))
 st.subheader(t("complaints.detail.request_title"))
-with st.container(border=True):
-    asked, amount_col, months_col, when_col = st.columns(4)
-    asked.metric(t("complaints.detail.plan"), i18n.label("plan_type", plan or "none"))
-    if plan and plan != "none":
-        amount_col.metric(t("complaints.detail.plan_amount"), plans.format_amount(_get("plan_amount")))
-        months = _get("plan_months")
-        months_col.metric(t("complaints.detail.plan_months"),
-                          t("complaints.detail.months_value", n=int(months)) if months is not None else "–")
-    when_col.metric(t("complaints.detail.contact_time"),
-                    i18n.label("contact_time", _get("contact_time") or "any"))
+with st.container(border=True, horizontal=True, gap="large"):
+    for label, value in asked:
+        with st.container(width="content", gap=None):
+            st.caption(label)
+            st.markdown(f"**{value}**")
 
 st.subheader(t("complaints.detail.facts"))
 st.dataframe(pd.DataFrame({"field": [t(f"complaints.detail.{k}") for k, _ in facts],
