@@ -61,6 +61,10 @@ REVIEWED = {
         "notice is t('improvement.actions.*') with a generated action id",
     ("portal/app_pages/complaint_detail.py", '(st.success if message[0] == "ok" else st.error)(message[1])'):
         "message is t(...) or ComplaintError.localized(): catalogue text with fixed field/status values",
+    ("portal/app_pages/complaint_detail.py", "st.caption(label)"):
+        "label is t('complaints.detail.*'): the request block's catalogue labels",
+    ("portal/app_pages/complaint_detail.py", 'st.markdown(f"**{value}**")'):
+        "value is a code label (i18n.label), plans.format_amount or t('...months_value', n=int): never typed text",
 }
 
 
