@@ -21,13 +21,18 @@ BUCKET_COLORS = {
 def bucket_trend(frame: pd.DataFrame, value: str, title: str, value_label: str, labels=None) -> go.Figure:
     """Stacked bars of a bucket measure per month-end; each bar carries (month-end, bucket) as its
     customdata, for a drill-down to its loans."""
-    frame = frame.assign(picked_as_of=pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d"))
+    as_of = pd.to_datetime(frame["as_of"])
+    # A month-end is labelled as its own month ("2025-12" for 2025-12-31): on a date axis Plotly would
+    # put the bar under the next month's tick.
+    frame = frame.assign(picked_as_of=as_of.dt.strftime("%Y-%m-%d"), month=as_of.dt.strftime("%Y-%m"))
     fig = px.bar(
-        frame, x="as_of", y=value, color="bucket", title=title, custom_data=["picked_as_of", "bucket"],
-        category_orders={"bucket": list(BUCKETS)}, color_discrete_map=BUCKET_COLORS,
-        labels={"as_of": "", value: value_label, "bucket": "", **(labels or {})},
+        frame, x="month", y=value, color="bucket", title=title, custom_data=["picked_as_of", "bucket"],
+        category_orders={"bucket": list(BUCKETS), "month": sorted(frame["month"].unique())},
+        color_discrete_map=BUCKET_COLORS,
+        labels={"month": "", value: value_label, "bucket": "", **(labels or {})},
     )
     fig.update_layout(barmode="stack", legend_title_text="", margin={"t": 48, "b": 24})
+    fig.update_xaxes(type="category")
     return fig
 
 
@@ -78,11 +83,17 @@ def roll_sankey(frame: pd.DataFrame, title: str) -> go.Figure:
     order_to = [b for b in (*BUCKETS, "closed") if b in set(frame["to_bucket"])]
     left = {b: i for i, b in enumerate(order_from)}
     right = {b: len(order_from) + i for i, b in enumerate(order_to)}
+    # Nodes placed by hand, M0 at the top down to M6+ (then closed): Plotly's own layout reorders them.
+    out_sizes = frame.groupby("from_bucket")["loans"].sum()
+    in_sizes = frame.groupby("to_bucket")["loans"].sum()
     fig = go.Figure(go.Sankey(
-        arrangement="snap",
+        arrangement="fixed",
         node={
             "label": order_from + order_to, "pad": 12,
             "color": [BUCKET_COLORS.get(b, "#90a4ae") for b in order_from + order_to],
+            "x": [0.001] * len(order_from) + [0.999] * len(order_to),
+            "y": _stacked_centres([out_sizes.get(b, 0) for b in order_from])
+            + _stacked_centres([in_sizes.get(b, 0) for b in order_to]),
         },
         link={
             "source": [left[b] for b in frame["from_bucket"]],
@@ -95,14 +106,39 @@ def roll_sankey(frame: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
+def _stacked_centres(sizes: list[float], gap: float = 0.02) -> list[float]:
+    """Vertical centres (0 top, 1 bottom) of nodes stacked in the given order, each as tall as its share."""
+    total = float(sum(sizes)) or 1.0
+    room = max(1.0 - gap * (len(sizes) - 1), 0.1)
+    centres, top = [], 0.0
+    for size in sizes:
+        height = room * float(size) / total
+        centres.append(min(max(top + height / 2, 0.001), 0.999))
+        top += height + gap
+    return centres
+
+
+def observed_cohorts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The vintage rows of cohorts disbursed within the data window: a cohort disbursed before the
+    first month-end has its early months unobserved, so its "ever" shares would read as 0%, not unknown."""
+    if frame.empty:
+        return frame
+    cohort = pd.to_datetime(frame["cohort"]).dt.to_period("M")
+    first = (cohort + frame["months_on_book"].astype(int)).min()
+    return frame[(cohort >= first).to_numpy()]
+
+
 def vintage(frame: pd.DataFrame, value: str, title: str, x_label: str, y_label: str) -> go.Figure:
-    """One line per disbursal cohort: a cumulative share by months on book."""
+    """One line per disbursal cohort: a cumulative share by months on book (cohorts disbursed before
+    the data window are left out, see observed_cohorts)."""
+    frame = observed_cohorts(frame)
     data = frame.assign(cohort=pd.to_datetime(frame["cohort"]).dt.strftime("%Y-%m"))
     fig = px.line(
         data, x="months_on_book", y=value, color="cohort", markers=True, title=title,
         labels={"months_on_book": x_label, value: y_label, "cohort": ""},
     )
-    fig.update_layout(yaxis_tickformat=".0%", legend_title_text="", margin={"t": 48, "b": 24})
+    # ".1~%": small shares read 0.5%, 1%, 1.5% rather than a rounded 1%, 1%, 2%
+    fig.update_layout(yaxis_tickformat=".1~%", legend_title_text="", margin={"t": 48, "b": 24})
     return fig
 
 
@@ -112,13 +148,14 @@ def effectiveness_bubbles(frame: pd.DataFrame, label: str, title: str, x_label: 
     bubble size = attempts. Rows without cost or attempts are left out."""
     data = frame[(frame["cost"] > 0) & (frame["attempts"] > 0)].copy()
     data["recovered_per_yuan"] = data["recovered_amount"] / data["cost"]
+    # Named by colour and legend, and on hover: text labels on close bubbles overlap.
     fig = px.scatter(
-        data, x="recovered_per_yuan", y="complaints_per_10k_attempts", size="attempts", text=label,
+        data, x="recovered_per_yuan", y="complaints_per_10k_attempts", size="attempts", color=label,
         hover_name=label, title=title, size_max=60, custom_data=["channel"] if "channel" in data else None,
-        labels={"recovered_per_yuan": x_label, "complaints_per_10k_attempts": y_label, "attempts": size_label},
+        labels={"recovered_per_yuan": x_label, "complaints_per_10k_attempts": y_label, "attempts": size_label,
+                label: ""},
     )
-    fig.update_traces(textposition="top center")
-    fig.update_layout(margin={"t": 48, "b": 24})
+    fig.update_layout(margin={"t": 48, "b": 24}, legend_title_text="")
     return fig
 
 
@@ -178,11 +215,12 @@ def pareto(frame: pd.DataFrame, label: str, title: str, count_label: str, share_
     fig = go.Figure()
     fig.add_bar(x=frame[label], y=frame["complaints"], name=count_label)
     fig.add_scatter(x=frame[label], y=frame["cumulative_share"], name=share_label, mode="lines+markers",
-                    yaxis="y2")
+                    yaxis="y2", cliponaxis=False)  # the 100% point sits on the axis' top edge, unclipped
     fig.update_layout(
         title=title, margin={"t": 48, "b": 24}, legend={"orientation": "h", "y": -0.2},
         yaxis={"title": count_label},
-        yaxis2={"title": share_label, "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1.05]},
+        yaxis2={"title": share_label, "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1],
+                "tickvals": [0, 0.25, 0.5, 0.75, 1]},
     )
     return fig
 

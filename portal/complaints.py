@@ -60,9 +60,9 @@ NAME_MAX, NOTE_MAX = 100, 5000
 PLAN_MONTHS_MAX = 60
 PLAN_AMOUNT_MAX = Decimal("10000000")
 AMBER_DAYS = 3
-CLOCK_MARKS = {"ok": "🟢", "amber": "🟠", "red": "🔴", "timely": "✅", "late": "⚠️"}
 SUBMIT_LIMIT, LOOKUP_LIMIT = 5, 10
 RATE_WINDOW = dt.timedelta(minutes=10)
+DUPLICATE_WINDOW = dt.timedelta(minutes=1)  # a second press of Send, or a reload that posts again
 dbmod.untracked("rate_limit_hits")  # a hit is bookkeeping, not data: it must not expire cached results
 WRITE_RETRIES = 40  # appends serialise on the chain head; many sessions may queue behind it
 
@@ -95,6 +95,11 @@ def _tz() -> ZoneInfo:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def now() -> dt.datetime:
+    """The time as the complaint clock reads it (UTC), e.g. when a form is put on screen."""
+    return _now()
 
 
 def _aware(value: dt.datetime | pd.Timestamp) -> dt.datetime:
@@ -328,6 +333,18 @@ def allow(bucket: str, client_key: str, *, limit: int = SUBMIT_LIMIT, window: dt
                        retries=WRITE_RETRIES)
 
 
+def _fingerprint(client_key: str, form: FeedbackForm) -> str:
+    """One submission's identity: the client and every field it sent (a digest, like the rate limit's)."""
+    fields = {name: str(getattr(form, name)) for name in FeedbackForm.__dataclass_fields__}
+    return f"{client_key}|{json.dumps(fields, sort_keys=True, ensure_ascii=False)}"
+
+
+def too_fast(shown_at: dt.datetime | None, when: dt.datetime) -> bool:
+    """Whether a form was sent sooner after it was shown than a person can fill it in (a bot)."""
+    floor = float(config.setting("form_min_seconds"))
+    return shown_at is not None and floor > 0 and (when - shown_at).total_seconds() < floor
+
+
 def _customer_for(cur: Any, form: FeedbackForm) -> str | None:
     if form.loan_id:
         row = cur.execute("select customer_id from loans where loan_id = $l limit 1", {"l": form.loan_id}).fetchone()
@@ -338,18 +355,30 @@ def _customer_for(cur: Any, form: FeedbackForm) -> str | None:
 
 
 def submit(raw: Mapping[str, Any], client_key: str, *, now: dt.datetime | None = None,
-           db: str | Path | None = None) -> SubmitResult:
-    """Validate and store a public form submission as a new complaint; rate-limited per client."""
-    form, errors = validate_form(raw)
+           db: str | Path | None = None, shown_at: dt.datetime | None = None) -> SubmitResult:
+    """Validate and store a public form submission as a new complaint; rate-limited per client.
+    shown_at, when the form was put on screen: one sent sooner than the floor is refused without a
+    reason, and so is the same submission from the same client again within DUPLICATE_WINDOW."""
     when = now or _now()
+    form, errors = validate_form(raw)
+    if form is not None and too_fast(shown_at, when):
+        form, errors = None, {"form": "complaints.err.rejected"}
     if form is None:
         if "form" in errors:
             allow("submit", client_key, now=when, db=db)  # a bot's attempt still uses up its quota
         return SubmitResult(errors=errors)
+    fingerprint = _fingerprint(client_key, form)
 
     def fn(cur: Any) -> SubmitResult:
+        seen = cur.execute(
+            "select count(*) from rate_limit_hits where bucket = 'duplicate' and client_hash = $k and hit_at > $since",
+            {"k": _client_hash(fingerprint), "since": when - DUPLICATE_WINDOW},
+        ).fetchone()[0]
+        if seen:
+            return SubmitResult(errors={"form": "complaints.err.duplicate"})
         if not _take(cur, "submit", client_key, SUBMIT_LIMIT, RATE_WINDOW, when):
             return SubmitResult(errors={"form": "complaints.err.rate_limited"})
+        _take(cur, "duplicate", fingerprint, 1, DUPLICATE_WINDOW, when)
         _chain(cur, "customer", when)  # a legacy chain is sealed before the new row exists
         ticket = new_ticket()
         while cur.execute("select count(*) from complaints where ticket = $t or complaint_id = $t",
@@ -1100,10 +1129,23 @@ def triage(complaint_id: str, actor: str, issue: str, sub_issue: str | None = No
     return _change(complaint_id, actor, "triage", {}, note, check, db, now)
 
 
+ASSIGNEE_ROLES = ("compliance", "admin")
+
+
+def assignees(db: str | Path | None = None) -> list[str]:
+    """The usernames a complaint may be assigned to: active compliance officers and admins."""
+    frame = dbmod.read("select username from users where is_active and list_contains($roles, role)"
+                       " order by username", {"roles": list(ASSIGNEE_ROLES)}, db=db)
+    return frame["username"].tolist()
+
+
 def assign(complaint_id: str, actor: str, assignee: str, note: str | None = None, *,
-           now: dt.datetime | None = None, db: str | Path | None = None) -> list[int]:
-    """Assign the complaint to a team member."""
+           now: dt.datetime | None = None, db: str | Path | None = None, staff_only: bool = False) -> list[int]:
+    """Assign the complaint to a team member; with staff_only (the portal's own form), only to one of
+    assignees(), whatever a browser sends."""
     who = _required(assignee, "assignee", 64)
+    if staff_only and who not in assignees(db):
+        raise ComplaintError("assignee_unknown", assignee=who)
     return _change(complaint_id, actor, "assign", {"assignee": who}, note, None, db, now)
 
 

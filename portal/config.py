@@ -20,6 +20,7 @@ DEFAULTS = {
     "session_timeout_minutes": 30,
     "max_upload_mb": 200,
     "complaint_cost_yuan": 500,
+    "form_min_seconds": 3,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 import threading
 import tomllib
 from functools import cache
@@ -45,14 +46,28 @@ def language() -> str:
     return getattr(_state, "lang", DEFAULT_LANGUAGE)
 
 
+class _Formatter(string.Formatter):
+    """str.format, plus plural words: "{n:,} {n:row|rows}" gives "1 row" and "2 rows"."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, other = format_spec.split("|", 1)
+            return one if value == 1 else other
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
 def t(key: str, lang: str | None = None, **values: object) -> str:
-    """Look up a UI string by key in the current language and fill its {placeholders}."""
+    """Look up a UI string by key in the current language and fill its {placeholders}
+    ({n:one|other} picks a word by the count n, for languages that inflect it)."""
     text = catalogue(lang or language()).get(key)
     if text is None:
         text = catalogue(DEFAULT_LANGUAGE).get(key)
     if text is None:
         raise KeyError(f"missing UI string {key!r}")
-    return text.format(**values) if values else text
+    return _FORMATTER.format(text, **values) if values else text
 
 
 def has(key: str) -> bool:

@@ -4,6 +4,7 @@ way to reveal a single value (a role that may reveal, a reason, a row in `pii_re
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -17,7 +18,8 @@ REVEAL_ROLES = frozenset({"compliance", "admin"})
 MIN_REASON_LENGTH = 5
 
 # Columns holding personal data, by kind; other columns pass through unchanged.
-NAME_COLUMNS = frozenset({"name", "customer_name", "debtor_name", "contact_name", "full_name", "姓名"})
+NAME_COLUMNS = frozenset({"name", "customer_name", "debtor_name", "contact_name", "full_name", "complainant_name",
+                          "姓名"})
 MOBILE_COLUMNS = frozenset({"mobile", "phone_number", "mobile_number", "手机号"})
 ID_COLUMNS = frozenset({"id_number", "id_card", "身份证号"})
 FREE_TEXT_COLUMNS = frozenset({"raw_row", "narrative"})
@@ -79,12 +81,41 @@ def mask_name(value: object) -> str | None:
     return text[0] + MASK * (len(text) - 1)
 
 
+def _numbers_masked(text: str) -> str:
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: m.group()[:-11] + mask_mobile(m.group()[-11:]), text)
+
+
+def _row_masked(text: str) -> str | None:
+    """A quarantined row as uploaded (a JSON object keyed by the file's headers), each value masked
+    as its header's column is everywhere else; None when the text is not such an object."""
+    try:
+        row = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    masked = {}
+    for key, value in row.items():
+        kind = column_kind(key)
+        if value is None or kind is None or kind == "text":
+            masked[key] = _numbers_masked(value) if isinstance(value, str) else value
+        else:
+            masked[key] = _MASKERS[kind](value)
+    return json.dumps(masked, ensure_ascii=False, separators=(",", ":"))  # as DuckDB writes it
+
+
 def mask_text(value: object) -> str | None:
-    """Free text with every mobile number and ID number inside it masked."""
+    """Free text with every mobile number and ID number inside it masked; in a raw uploaded row
+    (JSON keyed by headers), names, mobiles and ID numbers are masked by their header too."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
-    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()), str(value))
-    return _MOBILE_IN_TEXT.sub(lambda m: m.group()[:-11] + mask_mobile(m.group()[-11:]), text)
+    text = str(value)
+    if text.startswith("{"):
+        row = _row_masked(text)
+        if row is not None:
+            return row
+    return _numbers_masked(text)
 
 
 def column_kind(column: object) -> str | None:

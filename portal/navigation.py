@@ -65,3 +65,10 @@ def page(key: str) -> PageSpec:
 def may_open(role: str | None, key: str) -> bool:
     """Whether a role may open a page."""
     return (role or "customer") in page(key).roles
+
+
+def listed(role: str | None, key: str) -> bool:
+    """Whether the menu lists a page: one the role may open, less "Sign in" once signed in."""
+    if key == "signin" and (role or "customer") != "customer":
+        return False
+    return may_open(role, key)

@@ -97,8 +97,8 @@ def diff_means(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float,
 
 
 VERDICTS = {
-    "insufficient": "not enough data to compare {b} with {a}",
-    "none": "no significant difference: {b} {estimate} {unit} vs {a}, {ci}",
+    "insufficient": "Not enough data to compare {b} with {a}",
+    "none": "No significant difference: {b} {estimate} {unit} vs {a}, {ci}",
     "significant": "{leader} {measure}: +{estimate} {unit}, {ci}; significant",
     "ci": "{level}% CI {low} to {high} {unit}",
 }
@@ -115,7 +115,7 @@ def verdict(diff: Difference, name_a: str, name_b: str, measure: str, unit: str 
     """
     text = {**VERDICTS, **(templates or {})}
     if math.isnan(diff.estimate):
-        return text["insufficient"].format(a=name_a, b=name_b)
+        return _sentence(text["insufficient"].format(a=name_a, b=name_b))
     scale, digits = (100.0, 1) if unit == "pp" else (1.0, 2)
     sign = -1.0 if diff.significant and diff.estimate < 0 else 1.0
     est = sign * diff.estimate * scale
@@ -123,7 +123,12 @@ def verdict(diff: Difference, name_a: str, name_b: str, measure: str, unit: str 
     ci = text["ci"].format(level=round(diff.level * 100), low=f"{low:+.{digits}f}", high=f"{high:+.{digits}f}",
                            unit=unit)
     if not diff.significant:
-        return text["none"].format(a=name_a, b=name_b, estimate=f"{est:+.{digits}f}", unit=unit, ci=ci)
+        return _sentence(text["none"].format(a=name_a, b=name_b, estimate=f"{est:+.{digits}f}", unit=unit, ci=ci))
     leader = name_b if diff.estimate > 0 else name_a
-    return text["significant"].format(leader=leader, measure=measure, estimate=f"{est:.{digits}f}", unit=unit,
-                                      ci=ci)
+    return _sentence(text["significant"].format(leader=leader, measure=measure, estimate=f"{est:.{digits}f}",
+                                                unit=unit, ci=ci))
+
+
+def _sentence(text: str) -> str:
+    """A verdict reads as a sentence: its first letter upper case (a leader's name may be lower case)."""
+    return text[:1].upper() + text[1:]

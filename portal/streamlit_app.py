@@ -23,6 +23,7 @@ def _gate(spec: navigation.PageSpec):
 sections: dict[str, list] = {}
 for spec in navigation.PAGES:
     allowed = navigation.may_open(role, spec.key)
+    listed = navigation.listed(role, spec.key)
     sections.setdefault(t(f"nav.section.{spec.section}"), []).append(
         st.Page(
             ui.APP_PAGES / spec.script if allowed else _gate(spec),
@@ -30,10 +31,11 @@ for spec in navigation.PAGES:
             icon=spec.icon,
             url_path=spec.key,
             default=spec.default,
-            visibility="visible" if allowed else "hidden",
+            visibility="visible" if listed else "hidden",
         )
     )
-current = st.navigation(sections)
+# expanded: every page a role may open is listed (no "View N more" that hides Audit trail and Conduct)
+current = st.navigation(sections, expanded=True)
 ui.follow_next()
 ui.account_box()
 ui.language_switch()

@@ -18,13 +18,16 @@ from portal.auth_types import User
 from portal.i18n import t
 
 APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 FILTER_DIMENSIONS = ("product", "region", "risk_grade")
 CACHE_TTL_S = 600
 
 
 def setup() -> None:
     """Configure the page and set this run's language from the URL or the session."""
-    st.set_page_config(page_title="Collections Portal", page_icon=":material/account_balance:", layout="wide")
+    # A file of the portal's own, served from its origin (a Material icon as page_icon makes every
+    # browser fetch the favicon from an outside font host, customers' pages included).
+    st.set_page_config(page_title="Collections Portal", page_icon=str(FAVICON), layout="wide")
     if "lang" not in st.session_state:
         url_lang = st.query_params.get("lang")
         st.session_state.lang = url_lang if url_lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
@@ -372,6 +375,34 @@ def month_picker(label_key: str, key: str, default_offset: int = 0) -> dt.date |
     return st.selectbox(t(label_key), months, index=index, key=key)
 
 
+# The deadline clock's look per level: a Material icon (served by the portal, no emoji font needed)
+# and a colour; the words come from the catalogue, so exports carry plain words only.
+CLOCK_LOOKS = {
+    "ok": (":material/schedule:", "green", "#e8f5e9"),
+    "amber": (":material/hourglass_bottom:", "orange", "#fff3e0"),
+    "red": (":material/alarm:", "red", "#ffebee"),
+    "timely": (":material/check_circle:", "green", "#e8f5e9"),
+    "late": (":material/warning:", "red", "#ffebee"),
+}
+
+
+def clock_words(level: str, days: object) -> str:
+    """A deadline clock in plain words: "3 days left", "Overdue by 1 day", "Resolved on time"."""
+    value = 0 if days is None or pd.isna(days) else abs(int(days))
+    return t(f"complaints.queue.clock_{level}", days=value)
+
+
+def clock_badge(level: str, days: object) -> None:
+    """The deadline clock as a coloured badge with its icon."""
+    icon, colour, _ = CLOCK_LOOKS[level]
+    st.badge(clock_words(level, days), icon=icon, color=colour)
+
+
+def clock_cells(levels: list[str]) -> Callable[[pd.Series], list[str]]:
+    """A Styler column function that tints each clock cell by its level (rows in `levels` order)."""
+    return lambda column: [f"background-color: {CLOCK_LOOKS[lv][2]}" for lv in levels[: len(column)]]
+
+
 def empty_state(key: str = "common.empty") -> None:
     """Tell the user that nothing matches, and what to try."""
     st.info(t(key), icon=":material/filter_alt_off:")
@@ -447,18 +478,20 @@ def downloads(frame: pd.DataFrame, stem: str, key: str,
     def rows() -> pd.DataFrame:
         return frame if full is None else full()
 
-    left, right, _ = st.columns([1, 1, 6])
-    left.download_button(
-        t("common.download_csv"), lambda: download_bytes(rows(), "csv", role), file_name=f"{stem}.csv",
-        mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore",
-    )
+    # A row that wraps, each button as wide as its label: fixed columns squeezed them to their icon
+    # in half-width layouts.
     too_large = len(frame) > export.XLSX_MAX_ROWS  # unknown for `full` until clicked
-    right.download_button(
-        t("common.download_xlsx"), lambda: download_bytes(rows(), "xlsx", role, specs, lang),
-        file_name=f"{stem}.xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large,
-        help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
-    )
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            t("common.download_csv"), lambda: download_bytes(rows(), "csv", role), file_name=f"{stem}.csv",
+            mime="text/csv", key=f"{key}_csv", icon=":material/download:", on_click="ignore", width="content",
+        )
+        st.download_button(
+            t("common.download_xlsx"), lambda: download_bytes(rows(), "xlsx", role, specs, lang),
+            file_name=f"{stem}.xlsx", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx", icon=":material/download:", on_click="ignore", disabled=too_large, width="content",
+            help=t("common.xlsx_too_large", rows=export.XLSX_MAX_ROWS) if too_large else None,
+        )
 
 
 def table(frame: pd.DataFrame, stem: str, key: str, column_config: dict | None = None,

@@ -33,7 +33,8 @@ def _act(action: str) -> None:
     s = st.session_state
     calls = {
         "triage": lambda: complaints.triage(complaint_id, user.username, s.cd_issue, s.cd_sub_issue, s.cd_note_triage),
-        "assign": lambda: complaints.assign(complaint_id, user.username, s.cd_assignee, s.cd_note_assign),
+        "assign": lambda: complaints.assign(complaint_id, user.username, s.cd_assignee, s.cd_note_assign,
+                                            staff_only=True),
         "status": lambda: complaints.transition(complaint_id, user.username, s.cd_status, s.cd_note_status),
         "extend": lambda: complaints.extend(complaint_id, user.username, s.cd_extension, s.cd_reason),
         "resolution": lambda: complaints.record_resolution(complaint_id, user.username, s.cd_resolution,
@@ -57,8 +58,9 @@ days = now_clock.days_left if now_clock.days_left is not None else 0
 a, b, c = st.columns(3)
 a.metric(t("complaints.detail.status"), i18n.label("status", row["status"]))
 b.metric(t("complaints.detail.due_at"), pd.Timestamp(row["due_at"]).strftime("%Y-%m-%d %H:%M"))
-c.metric(t("complaints.queue.clock"), f"{complaints.CLOCK_MARKS[level]} "
-         + t(f"complaints.queue.clock_{level}", days=abs(int(days))))
+with c:
+    st.caption(t("complaints.queue.clock"))
+    ui.clock_badge(level, days)
 
 plan = _get("plan_type")
 facts = [
@@ -72,9 +74,6 @@ facts = [
     ("loan", _get("loan_id")),
     ("name", masking.mask_name(_get("complainant_name"))),
     ("mobile", _get("mobile_masked")),
-    ("contact_time", i18n.label("contact_time", _get("contact_time")) if _get("contact_time") else None),
-    ("plan", t("complaints.detail.plan_value", plan=i18n.label("plan_type", plan), amount=_get("plan_amount"),
-               months=_get("plan_months")) if plan and plan != "none" else None),
     ("extension", t("complaints.detail.extension_value", days=int(row["extension_days"]),
                     reason=_get("extension_reason")) if int(row["extension_days"]) else None),
     ("resolution", i18n.label("resolution", _get("resolution")) if _get("resolution") else None),
@@ -84,6 +83,23 @@ facts = [
      else t("complaints.detail.yes") if bool(_get("substantiated")) else t("complaints.detail.no")),
     ("evidence", _get("evidence")),
 ]
+# What the customer asks for, in plain sight rather than a row of the facts grid: a small key/value
+# block that wraps (metric tiles cut "Evening (18:00 to 21:00)" short). The values are catalogue labels
+# and formatted numbers, never text the customer typed.
+asked = [(t("complaints.detail.plan"), i18n.label("plan_type", plan or "none"))]
+if plan and plan != "none":
+    months = _get("plan_months")
+    asked += [(t("complaints.detail.plan_amount"), plans.format_amount(_get("plan_amount"))),
+              (t("complaints.detail.plan_months"),
+               t("complaints.detail.months_value", n=int(months)) if months is not None else "–")]
+asked.append((t("complaints.detail.contact_time"), i18n.label("contact_time", _get("contact_time") or "any")))
+st.subheader(t("complaints.detail.request_title"))
+with st.container(border=True, horizontal=True, gap="large"):
+    for label, value in asked:
+        with st.container(width="content", gap=None):
+            st.caption(label)
+            st.markdown(f"**{value}**")
+
 st.subheader(t("complaints.detail.facts"))
 st.dataframe(pd.DataFrame({"field": [t(f"complaints.detail.{k}") for k, _ in facts],
                            "value": ["" if v is None else str(v) for _, v in facts]}),
@@ -107,10 +123,18 @@ with tabs[0], st.form("cd_triage"):
     st.text_input(t("complaints.detail.sub_issue"), value=_get("sub_issue") or "", key="cd_sub_issue", max_chars=200)
     st.text_input(t("complaints.detail.note"), key="cd_note_triage")
     st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("triage",))
-with tabs[1], st.form("cd_assign"):
-    st.text_input(t("complaints.detail.assignee"), value=_get("assignee") or "", key="cd_assignee", max_chars=64)
-    st.text_input(t("complaints.detail.note"), key="cd_note_assign")
-    st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("assign",))
+with tabs[1]:
+    staff = complaints.assignees()
+    if not staff:
+        st.info(t("complaints.detail.no_assignees"), icon=":material/group_off:")
+    else:
+        with st.form("cd_assign"):
+            current = _get("assignee")
+            st.selectbox(t("complaints.detail.assignee"), staff, key="cd_assignee",
+                         index=staff.index(current) if current in staff else None,
+                         placeholder=t("complaints.detail.assignee_pick"))
+            st.text_input(t("complaints.detail.note"), key="cd_note_assign")
+            st.form_submit_button(t("complaints.detail.save"), on_click=_act, args=("assign",))
 with tabs[2]:
     moves = complaints.TRANSITIONS.get(row["status"], ())
     if not moves:
@@ -260,7 +284,7 @@ else:
     else:
         st.caption(t("complaints.detail.breaches_pending"))
     if contacts.empty:
-        ui.empty_state()
+        st.info(t("complaints.detail.contacts_none"), icon=":material/call_end:")
     else:
         ui.table(contacts, f"complaint_{complaint_id}_contacts", "cd_contacts", model=schemas.ComplaintContactsView,
                  styler=lambda shown: shown.style.apply(

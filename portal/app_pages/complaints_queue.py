@@ -41,10 +41,10 @@ if queue.empty:
     st.stop()
 
 view = queue.assign(
-    clock=[f"{complaints.CLOCK_MARKS[lv]} " + t(f"complaints.queue.clock_{lv}", days=abs(int(d)))
-           for lv, d in zip(levels, queue["days_left"], strict=True)],
+    clock=[ui.clock_words(lv, d) for lv, d in zip(levels, queue["days_left"], strict=True)],
 )[["complaint_id", "clock", "due_at", "status", "issue", "channel", "source", "agency_id", "agent_id",
    "assignee", "received_at"]]
-row = ui.table(view, "complaint_queue", "cq", model=schemas.ComplaintQueueView, select=True)
+row = ui.table(view, "complaint_queue", "cq", model=schemas.ComplaintQueueView, select=True,
+               styler=lambda shown: shown.style.apply(ui.clock_cells(levels), subset=["clock"]))
 if row is not None:
     st.switch_page(str(ui.APP_PAGES / "complaint_detail.py"), query_params={"id": view["complaint_id"].iloc[row]})

@@ -96,6 +96,9 @@ if not vintage.empty:
         ui.chart(charts.vintage(vintage, "ever_m1_share", t("dash.delinquency.vintage_m1"), x, y), "dq_vintage_m1")
     with right:
         ui.chart(charts.vintage(vintage, "ever_m3_share", t("dash.delinquency.vintage_m3"), x, y), "dq_vintage_m3")
+    drawn = charts.observed_cohorts(vintage)
+    if len(drawn) < len(vintage) and not drawn.empty:
+        st.caption(t("dash.delinquency.vintage_left_out", first=pd.Timestamp(drawn["cohort"].min()).strftime("%Y-%m")))
     ui.table(vintage, "vintage_curves", "dq_vintage")
 
 # Forecast: a Markov chain on the recent roll matrices (queries/roll_forecast*.sql, portal/forecast.py).

@@ -6,21 +6,27 @@ from portal import complaints, i18n, taxonomy, ui
 from portal.i18n import t
 
 FIELDS = ("name", "mobile", "loan_id", "issue", "channel", "description", "plan_type", "plan_amount",
-          "plan_months", "contact_time", "consent", "website")
+          "plan_months", "contact_time", "consent")
 
 if "client_key" not in st.session_state:
     st.session_state.client_key = "session:" + secrets.token_hex(16)
 
 
 def _send() -> None:
+    if st.session_state.get("fb_result") is not None:
+        return  # a second press that reached the server after the first one was stored
     client = complaints.client_key(st.context.ip_address, st.session_state.client_key)
     raw = {name: st.session_state.get(f"fb_{name}") for name in FIELDS}
-    result = complaints.submit(raw, client)
+    result = complaints.submit(raw, client, shown_at=st.session_state.get("fb_shown_at"))
     st.session_state.fb_errors = result.errors
     st.session_state.fb_result = result if result.ok else None
     if result.ok:
-        for name in FIELDS:
+        for name in (*FIELDS, "shown_at"):
             st.session_state.pop(f"fb_{name}", None)
+
+
+def _another() -> None:
+    st.session_state.pop("fb_result", None)
 
 
 def _error(name: str) -> None:
@@ -38,7 +44,12 @@ if result is not None:
     st.code(result.ticket, language=None)
     st.info(t("complaints.form.success_hint"))
     st.page_link(str(ui.APP_PAGES / "ticket.py"), label=t("nav.ticket"), icon=":material/confirmation_number:")
+    # The form is gone until the customer asks for a new one, so Send cannot be pressed twice.
+    st.button(t("complaints.form.another"), key="fb_another", on_click=_another, icon=":material/edit_note:")
+    st.stop()
 
+# When the form was first put on screen: the server refuses one sent back sooner than a person can.
+st.session_state.setdefault("fb_shown_at", complaints.now())
 with st.form("feedback", enter_to_submit=True):
     st.text_input(t("complaints.form.name"), key="fb_name", max_chars=complaints.NAME_MAX)
     _error("name")
@@ -76,7 +87,6 @@ with st.form("feedback", enter_to_submit=True):
     st.caption(t("complaints.form.privacy_notice"))
     st.checkbox(t("complaints.form.consent"), key="fb_consent")
     _error("consent")
-    st.text_input(t("complaints.form.honeypot"), key="fb_website")
     _error("form")
     st.form_submit_button(t("complaints.form.submit"), type="primary", on_click=_send, icon=":material/send:")
 if st.session_state.get("fb_errors") and "form" not in st.session_state.fb_errors:

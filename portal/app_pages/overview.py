@@ -56,14 +56,16 @@ for i, tile in enumerate(kpis.TILES):
 
 lang, db_path = i18n.language(), str(config.db_path().resolve())
 pack_help = t("report.button_help", month=as_of.isoformat())
-for column, fmt in zip(st.columns([1, 1, 4]), report.FORMATS, strict=False):
-    column.download_button(
+# a wrapping row of buttons as wide as their labels (fixed columns cut "Board pack (PDF)" short)
+row = st.container(horizontal=True, gap="small")
+for fmt in report.FORMATS:
+    row.download_button(
         t(f"report.button_{fmt}"),
         # built on click only: the PDF takes seconds, so a rerun of the page does not pay for it
         data=lambda fmt=fmt: report.build(as_of, dims, fmt=fmt, lang=lang, db_path=db_path),
         file_name=report.file_name(as_of, fmt, lang), mime=report.MIME[fmt], key=f"board_pack_{fmt}",
         help=pack_help, icon=":material/picture_as_pdf:" if fmt == "pdf" else ":material/summarize:",
-        on_click="ignore",
+        on_click="ignore", width="content",
     )
 
 last_12 = in_range[-12:]

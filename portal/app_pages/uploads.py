@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from portal import i18n, ingest, ui
+from portal import i18n, ingest, masking, ui
 from portal.i18n import t
 
 user = ui.require_role("analyst")
@@ -63,5 +63,7 @@ elif result is not None:
     if rejects.empty:
         st.caption(t("uploads.rejects_none"))
     else:
-        shown = rejects.rename(columns={c: t(f"uploads.col_{c}") for c in rejects.columns})
+        # masked under the dataset's own column names, before the headers are translated
+        shown = masking.mask_frame(rejects, ui.current_role())
+        shown = shown.rename(columns={c: t(f"uploads.col_{c}") for c in rejects.columns})
         ui.table(shown, f"rejects_upload_{result.upload_id}", "up_rejects")

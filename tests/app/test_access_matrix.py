@@ -71,3 +71,10 @@ def test_the_registry_gates_admin_pages_from_other_staff():
     assert navigation.may_open("admin", "users")
     assert not any(navigation.may_open(r, "users") for r in ("customer", "executive", "compliance", "analyst"))
     assert all(navigation.may_open(r, "signin") for r in navigation.ROLES)
+
+
+def test_sign_in_leaves_the_menu_once_signed_in():
+    assert navigation.listed("customer", "signin") and navigation.listed(None, "signin")
+    assert not any(navigation.listed(r, "signin") for r in navigation.STAFF)
+    assert not navigation.listed("customer", "users") and navigation.listed("admin", "users")
+    assert navigation.listed("executive", "conduct") and navigation.listed("executive", "audit") is False

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portal import complaints, db, i18n, navigation
+from portal import auth, complaints, db, i18n, navigation
 from portal.auth_types import User
 from tests import fixtures_complaints
 
 APP = str(Path(navigation.__file__).parent / "streamlit_app.py")
+PASSWORD = "correct horse battery staple 42"
 XSS = "<script>alert('x')</script> <b>bold</b> **stars** [click](javascript:alert(1))"
 
 
@@ -38,7 +41,10 @@ def all_text(at):
     return "\n".join(str(p) for p in parts)
 
 
-def fill_form(at, **values):
+def fill_form(at, shown_ago=10.0, **values):
+    """Fill the public form and press Send, shown_ago seconds after the form was first put on screen."""
+    if "fb_shown_at" in at.session_state:
+        at.session_state["fb_shown_at"] = complaints.now() - dt.timedelta(seconds=shown_ago)
     defaults = {"mobile": "13812345678", "issue": "communication_tactics", "description": XSS, "consent": True}
     defaults.update(values)
     for name, value in defaults.items():
@@ -69,8 +75,11 @@ def test_feedback_success_shows_ticket_and_stores_text_verbatim(tmp_db):
     assert tuple(row) == (XSS, "instalments", 6, "new", "form")
     # The payload is nowhere rendered as markdown (it never reaches the page after submission).
     assert "<script>" not in "\n".join(m.value for m in at.markdown)
-    # The form is cleared for the next customer.
-    assert at.text_input(key="fb_mobile").value == ""
+    # Send cannot be pressed twice: the form is gone until the customer asks for a new, empty one.
+    assert not [b for b in at.button if b.form_id == "feedback"]
+    at.button(key="fb_another").click().run()
+    assert not at.success and at.text_input(key="fb_mobile").value == ""
+    assert next(b for b in at.button if b.form_id == "feedback").label == "Send"
 
 
 def test_feedback_field_level_errors(tmp_db):
@@ -105,10 +114,15 @@ def chinese_journey(tmp_db):
     assert db.scalar("select narrative from complaints", db=tmp_db) == "凌晨两点打电话骚扰我😡，还威胁告诉我的单位。"
 
 
-def test_feedback_honeypot(tmp_db):
-    at = fill_form(open_page("feedback.py"), website="http://spam")
+def test_feedback_has_no_spam_trap_and_refuses_a_form_sent_back_at_once(tmp_db):
+    at = open_page("feedback.py")
+    # Every text field is one a person fills in: no visible "leave this empty" trap.
+    assert [w.key for w in at.text_input] == ["fb_name", "fb_mobile", "fb_loan_id"]
+    at = fill_form(at, shown_ago=0.5)  # a bot: Send a moment after the page was shown (floor: 3 s)
     assert "We could not accept this form. Please try again later or call us." in [e.value for e in at.error]
     assert db.scalar("select count(*) from complaints", db=tmp_db) == 0
+    at = fill_form(at, shown_ago=4)  # a person's pace: accepted
+    assert at.code[0].value.startswith("CP-")
 
 
 def test_feedback_rate_limit_across_sessions(tmp_db):
@@ -228,8 +242,12 @@ def test_detail_shows_complaint_and_runs_actions(fx):
     assert "Saved. The change is on the audit trail." in [s.value for s in at.success]
     assert db.scalar("select status from complaints where complaint_id = 'K1'", db=fx) == "closed"
     assert "This complaint is closed: no further steps." in [i.value for i in at.info]
+    # With no compliance account to pick, the Assign tab says so instead of a free-text box.
+    assert i18n.t("complaints.detail.no_assignees") in [i.value for i in at.info]
     # A refused action shows its reason.
-    at.text_input(key="cd_assignee").input("c2")
+    auth.create_user(username="c2", role="compliance", password=PASSWORD, db=fx)
+    at.run()
+    at.selectbox(key="cd_assignee").set_value("c2")
     [b for b in at.button if b.form_id == "cd_assign"][0].click()
     at.run()
     assert "This complaint is closed; it cannot be changed any more." in [e.value for e in at.error]
@@ -336,3 +354,67 @@ def test_demo_complaint_detail_renders(demo_db, lang):
     assert at.code[0].value == with_contacts[0]
     assert len(at.get("plotly_chart")) == 1  # the DPD history
     assert len(at.dataframe) >= 3  # facts, loans, contact log (+ events)
+
+
+def test_detail_shows_the_request_up_front_and_an_empty_contact_log_says_so(fx):
+    ticket = complaints.submit({"mobile": "13812345678", "loan_id": "L1", "issue": "repayment_plan_request",
+                                "description": "I lost my job and ask to repay in instalments.",
+                                "plan_type": "instalments", "plan_amount": "6000", "plan_months": 6,
+                                "contact_time": "evening", "consent": True}, "k", db=fx).ticket
+    for lang, expected in (("en", {"Repayment plan asked for": "Instalments", "Amount": "¥6,000.00",
+                                   "Over": "6 months",
+                                   "Preferred contact time": i18n.t("codes.contact_time.evening", "en")}),
+                           ("zh", {"申请的还款方案": i18n.t("codes.plan_type.instalments", "zh"), "金额": "¥6,000.00",
+                                   "期限": "6 个月", "方便联系时间": i18n.t("codes.contact_time.evening", "zh")})):
+        at = open_page("complaint_detail.py", COMPLIANCE, lang=lang, query={"id": ticket})
+        captions, bold = [c.value for c in at.caption], [m.value for m in at.markdown]
+        shown = {label: bold[bold.index(f"**{value}**")] for label, value in expected.items() if label in captions
+                 and f"**{value}**" in bold}
+        assert shown == {label: f"**{value}**" for label, value in expected.items()}
+        # not repeated in the facts grid
+        facts = at.dataframe[0].value
+        assert not set(expected) & set(facts["field"])
+        # C1 has no contacts around a complaint made today: the log says that, not "no filter matches"
+        infos = [i.value for i in at.info]
+        assert i18n.t("complaints.detail.contacts_none", lang) in infos
+        assert i18n.t("common.empty", lang) not in infos
+    assert "month" in i18n.t("complaints.detail.months_value", "en", n=1)
+    assert i18n.t("complaints.detail.months_value", "en", n=1) == "1 month"
+
+
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
+
+
+def test_deadline_clock_needs_no_emoji_font(fx):
+    at = open_page("complaints_queue.py", COMPLIANCE)
+    clock = at.dataframe[0].value["clock"].tolist()
+    # K4, K5, K7 and K8 were all due by 2026-04-30: overdue, in plain words (the CSV/XLSX carry these too)
+    assert clock and all(re.fullmatch(r"Overdue by \d+ days?", c) for c in clock), clock
+    assert not EMOJI.search(all_text(at) + "".join(clock))
+    at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K4"})
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert len(badges) == 1 and badges[0].startswith(":red-badge[:material/alarm: Overdue by ")
+    assert not EMOJI.search(all_text(at))
+    assert i18n.t("complaints.queue.clock_red", "en", days=1) == "Overdue by 1 day"
+
+
+def test_assignee_is_picked_from_the_compliance_users_and_checked_on_the_server(fx):
+    for name, role in (("c.wang", "compliance"), ("boss", "admin"), ("exec", "executive"), ("gone", "compliance")):
+        auth.create_user(username=name, role=role, password=PASSWORD, db=fx)
+    auth.set_active("gone", False, db=fx)
+    assert complaints.assignees(fx) == ["boss", "c.wang"]
+    at = open_page("complaint_detail.py", COMPLIANCE, query={"id": "K4"})
+    box = at.selectbox(key="cd_assignee")
+    assert box.options == ["boss", "c.wang"] and box.value is None
+    box.set_value("c.wang")
+    [b for b in at.button if b.form_id == "cd_assign"][0].click()
+    at.run()
+    assert "Saved. The change is on the audit trail." in [s.value for s in at.success]
+    assert db.scalar("select assignee from complaints where complaint_id = 'K4'", db=fx) == "c.wang"
+    assert at.selectbox(key="cd_assignee").value == "c.wang"
+    # whatever a browser sends, the portal's assign refuses anyone but an active compliance user or admin
+    for who in ("exec", "gone", "mallory"):
+        with pytest.raises(complaints.ComplaintError) as refused:
+            complaints.assign("K4", "c1", who, db=fx, staff_only=True)
+        assert refused.value.key == "complaints.err.assignee_unknown"  # its message names who
+    assert db.scalar("select assignee from complaints where complaint_id = 'K4'", db=fx) == "c.wang"

@@ -122,7 +122,7 @@ def test_channels_page(book):
     assert table.loc["phone", "recovered_amount"] == 170.0
     # strategy month-ends 31 Jan and 29 Feb: champion cures 2 of 3, challenger 0 of 2 (Wald: not significant)
     texts = [t.value for t in at.text]
-    assert "no significant difference: Challenger -66.7 pp vs Champion, 95% CI -120.0 to -13.3 pp" not in texts
+    assert "No significant difference: Challenger -66.7 pp vs Champion, 95% CI -120.0 to -13.3 pp" not in texts
     assert any(t.startswith("Champion cures more: +66.7 pp") for t in texts), texts
 
 

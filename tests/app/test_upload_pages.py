@@ -42,11 +42,13 @@ def _upload(at: AppTest, name: str, content: bytes) -> AppTest:
 def test_upload_shows_counts_and_the_reject_report(tmp_db):
     at = _upload(_page(), "customers.csv", _csv(GOOD, BAD))
     assert [m.value for m in at.metric] == ["2", "1", "1"]
-    assert "1 rows loaded, 1 rows kept in quarantine" in at.warning[0].value
+    assert "1 row loaded, 1 row kept in quarantine" in at.warning[0].value
     table = at.dataframe[-1].value
     assert table.values.tolist() == [[3, "mobile", "mobile 1381234567 is not an 11-digit mainland number",
                                       table.iloc[0, 3]]]
-    assert '"mobile":"1381234567"' in table.iloc[0, 3]
+    # the quarantined row is masked as everywhere else: the name and the (bad) mobile alike
+    assert '"name":"李*"' in table.iloc[0, 3] and '"mobile":"138***4567"' in table.iloc[0, 3]
+    assert "李四" not in table.to_csv()
     assert db.scalar("select count(*) from customers", db=tmp_db) == 1
     assert db.scalar("select uploaded_by from uploads", db=tmp_db) == "ana"
 
@@ -90,6 +92,16 @@ def test_history_page_lists_uploads_and_their_quarantine(tmp_db):
     quarantine = at.dataframe[1].value
     assert quarantine.iloc[:, :3].values.tolist() == [
         [3, "mobile", "mobile 1381234567 is not an 11-digit mainland number"]]
+    assert '"name":"李*"' in quarantine.iloc[0, 3] and "李四" not in quarantine.to_csv()
+
+
+def test_history_page_with_no_uploads_says_so_without_mentioning_filters(tmp_db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user"] = User("ana", "analyst")
+    at.run()
+    at.switch_page("app_pages/upload_history.py").run()
+    assert [i.value for i in at.info] == [i18n.t("common.no_uploads")]
+    assert "filter" not in at.info[0].value.lower()
 
 
 def test_pages_are_for_analysts_and_admins_only(tmp_db):

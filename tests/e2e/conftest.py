@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -138,13 +139,17 @@ def open_nav(page, key: str) -> None:
     from portal import navigation
 
     suffix = "/" if navigation.page(key).default else f"/{key}"
-    link = page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first
-    if not link.is_visible():
-        # with more than twelve pages the sidebar shows ten behind a "View N more" button
-        more = page.locator('[data-testid="stSidebarNavViewButton"]')
-        if more.count() and "more" in more.first.inner_text().lower():
-            more.first.click()
-    link.click()
+    page.locator(f'[data-testid="stSidebarNavLink"][href$="{suffix}"]').first.click()
     page.wait_for_url(f"**{suffix}*")
     page.wait_for_selector('[data-testid="stSkeleton"]', state="detached")
     wait_for_app(page)
+
+
+def at_a_persons_pace(page, shown_at: float) -> None:
+    """Wait until the public form has been on screen as long as the server asks of a person
+    (form_min_seconds, with a margin); shown_at is time.monotonic() when the form was shown."""
+    from portal import config
+
+    left = float(config.setting("form_min_seconds")) + 0.5 - (time.monotonic() - shown_at)
+    if left > 0:
+        page.wait_for_timeout(left * 1000)

@@ -4,10 +4,11 @@ finds it in the queue, triages, investigates and resolves it; the customer looks
 from __future__ import annotations
 
 import re
+import time
 
 from portal import complaints
 from portal.i18n import t
-from tests.e2e.conftest import open_nav, wait_for_app
+from tests.e2e.conftest import at_a_persons_pace, open_nav, wait_for_app
 
 ANSWER = "We checked the call log: <b>8 calls</b> after 22:00. The agent was retrained and the fees waived."
 
@@ -33,12 +34,14 @@ def test_complaint_journey(portal_url, browser, browser_page, signed_in):
     customer = browser_page
     customer.goto(f"{portal_url}/feedback")
     wait_for_app(customer)
+    shown_at = time.monotonic()
     customer.get_by_label(t("complaints.form.mobile", "en"), exact=True).fill("139 1234 8765")
     customer.get_by_label(t("complaints.form.issue", "en"), exact=True).click()
     customer.get_by_role("option", name=t("codes.issue.communication_tactics", "en"), exact=True).click()
     customer.get_by_label(t("complaints.form.description", "en"), exact=True).fill(
         "A collector called me 8 times on Sunday after 22:00 😡 <script>alert(1)</script>")
     customer.get_by_text(t("complaints.form.consent", "en")).click()
+    at_a_persons_pace(customer, shown_at)  # a form sent back at once is refused as a bot's
     customer.get_by_role("button", name=t("complaints.form.submit", "en"), exact=True).click()
     success = customer.locator('[data-testid="stAlertContentSuccess"]')
     success.wait_for()

@@ -13,9 +13,7 @@ import pytest
 
 from portal import db, i18n, kpis
 from portal.i18n import t
-from tests.e2e.conftest import ROOT, open_nav, wait_for_app
-
-SHOTS = ROOT / "docs" / "screenshots"
+from tests.e2e.conftest import open_nav, wait_for_app
 
 
 @pytest.fixture(scope="session")
@@ -58,14 +56,15 @@ def _download_csv(page, index: int = 0) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig")
 
 
-def _screenshot(page, name: str) -> None:
-    """A tall screenshot once the Plotly charts have drawn (Streamlit scrolls inside its own container)."""
+def _screenshot(page, path: Path) -> None:
+    """A tall screenshot once the Plotly charts have drawn (Streamlit scrolls inside its own container),
+    into the test's own directory: docs/screenshots is written only by scripts/screenshots.py."""
     page.set_viewport_size({"width": 1400, "height": 2400})
     wait_for_app(page)
     page.locator(".js-plotly-plot").first.wait_for()
     page.wait_for_timeout(1500)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name))
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000  # a drawn page, not a blank one
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
@@ -82,13 +81,13 @@ def _pick_product(page, product: str) -> None:
     wait_for_app(page)
 
 
-def test_dashboards_in_the_browser(browser_page, signed_in, expected):
+def test_dashboards_in_the_browser(browser_page, signed_in, expected, tmp_path):
     page = signed_in(browser_page, "executive")
     open_nav(page, "overview")
     _no_exception(page)
     page.locator('[data-testid="stMetric"]').first.wait_for()
     assert _tile(page, "overdue_balance") == kpis.format_value("money", expected["overdue_all"])
-    _screenshot(page, "overview.png")
+    _screenshot(page, tmp_path / "overview.png")
     trend = _download_csv(page)
     assert list(trend.columns) == ["as_of", "bucket", "loans", "outstanding", "overdue_amount"]
     assert "M0" not in set(trend["bucket"])
@@ -101,7 +100,7 @@ def test_dashboards_in_the_browser(browser_page, signed_in, expected):
 
     open_nav(page, "channels")
     _no_exception(page)
-    _screenshot(page, "channels.png")
+    _screenshot(page, tmp_path / "channels.png")
     _pick_product(page, "instalment")
     page.wait_for_function("() => location.search.includes('product=instalment')")
     channels = _download_csv(page)

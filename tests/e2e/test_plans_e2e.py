@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pandas as pd
 
 from portal import complaints
 from portal.i18n import t
-from tests.e2e.conftest import open_nav, wait_for_app
+from tests.e2e.conftest import at_a_persons_pace, open_nav, wait_for_app
 
 LOAN = "L00000007"  # a loan of the e2e demo book (1,500 loans)
 
@@ -36,6 +37,7 @@ def test_customer_accepts_an_offered_plan_and_compliance_sees_it(portal_url, bro
     customer = browser_page
     customer.goto(f"{portal_url}/feedback")
     wait_for_app(customer)
+    shown_at = time.monotonic()
     customer.get_by_label(t("complaints.form.mobile", "en"), exact=True).fill("139 5555 4321")
     customer.get_by_label(t("complaints.form.loan_id", "en"), exact=True).fill(LOAN)
     customer.get_by_label(t("complaints.form.issue", "en"), exact=True).click()
@@ -46,6 +48,7 @@ def test_customer_accepts_an_offered_plan_and_compliance_sees_it(portal_url, bro
     customer.get_by_label(t("complaints.form.plan_amount", "en"), exact=True).fill("900")
     customer.get_by_label(t("complaints.form.plan_months", "en"), exact=True).fill("3")
     customer.get_by_text(t("complaints.form.consent", "en")).click()
+    at_a_persons_pace(customer, shown_at)  # a form sent back at once is refused as a bot's
     customer.get_by_role("button", name=t("complaints.form.submit", "en"), exact=True).click()
     success = customer.locator('[data-testid="stAlertContentSuccess"]')
     success.wait_for()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
+import pytest
+
 from portal import navigation
 from tests.e2e.conftest import wait_for_app
 
@@ -32,3 +36,22 @@ def test_open_switch_language_and_visit_every_page(portal_url, browser_page):
         else:
             page.get_by_text("Please sign in").first.wait_for()
         _assert_no_exception(page)
+
+
+@pytest.mark.parametrize("key", ["home", "feedback", "overview"])
+def test_a_page_load_requests_nothing_outside_the_portal(portal_url, browser_page, signed_in, key):
+    """Every asset (the favicon included) comes from the portal's own origin, customers' pages too."""
+    page = browser_page
+    if key == "overview":
+        signed_in(page, "executive")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{portal_url}/{'' if key == 'home' else key}")
+    wait_for_app(page)
+    page.wait_for_timeout(2000)  # the favicon and late assets
+    origin = urlparse(portal_url)
+    outside = [u for u in requested if urlparse(u).scheme not in ("data", "blob")
+               and (urlparse(u).scheme, urlparse(u).netloc) != (origin.scheme, origin.netloc)]
+    assert requested and outside == [], outside
+    icon = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icon and all(h.startswith(portal_url) for h in icon), icon

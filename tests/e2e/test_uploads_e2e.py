@@ -27,7 +27,7 @@ def test_upload_through_the_page_shows_and_downloads_the_rejects(signed_in, brow
     page.get_by_text(t("uploads.rejects_title", "en"), exact=True).wait_for(timeout=60_000)
     wait_for_app(page)
     body = page.inner_text("body")
-    assert "1 rows loaded, 1 rows kept in quarantine" in body, body[:2000]
+    assert "1 row loaded, 1 row kept in quarantine" in body, body[:2000]
     assert page.locator('[data-testid="stException"]').count() == 0
 
     with page.expect_download() as download:

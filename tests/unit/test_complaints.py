@@ -135,6 +135,36 @@ def test_honeypot_rejects_without_storing(tmp_db):
     assert db.scalar("select count(*) from complaints", db=tmp_db) == 0
 
 
+def test_a_form_sent_back_faster_than_a_person_can_is_refused_without_a_reason(tmp_db, monkeypatch):
+    monkeypatch.setenv("PORTAL_FORM_MIN_SECONDS", "3")
+    shown = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
+    quick = complaints.submit(good_form(), "bot", now=shown + dt.timedelta(seconds=2.9), shown_at=shown, db=tmp_db)
+    assert quick.errors == {"form": "complaints.err.rejected"}
+    assert db.scalar("select count(*) from complaints", db=tmp_db) == 0
+    # the attempt used up one of the client's SUBMIT_LIMIT hits, as the rate limit counts bots too
+    assert db.scalar("select count(*) from rate_limit_hits where bucket = 'submit'", db=tmp_db) == 1
+    later = complaints.submit(good_form(), "bot", now=shown + dt.timedelta(seconds=3), shown_at=shown, db=tmp_db)
+    assert later.ok
+    # with no time the form was shown (the JSON API), only the rate limit applies; 0 turns the floor off
+    assert complaints.submit(good_form(mobile="13912345678"), "api", now=shown, db=tmp_db).ok
+    monkeypatch.setenv("PORTAL_FORM_MIN_SECONDS", "0")
+    assert not complaints.too_fast(shown, shown)
+
+
+def test_the_same_submission_from_the_same_client_within_a_minute_is_stored_once(tmp_db):
+    at = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
+    first = complaints.submit(good_form(), "client-a", now=at, db=tmp_db)
+    again = complaints.submit(good_form(), "client-a", now=at + dt.timedelta(seconds=59), db=tmp_db)
+    assert first.ok and again.errors == {"form": "complaints.err.duplicate"}
+    assert db.scalar("select count(*) from complaints", db=tmp_db) == 1
+    # another client, another text, or a minute later: each is a new complaint
+    assert complaints.submit(good_form(), "client-b", now=at + dt.timedelta(seconds=59), db=tmp_db).ok
+    assert complaints.submit(good_form(description="They called me nine times today."), "client-a",
+                             now=at + dt.timedelta(seconds=59), db=tmp_db).ok
+    assert complaints.submit(good_form(), "client-a", now=at + dt.timedelta(seconds=61), db=tmp_db).ok
+    assert db.scalar("select count(*) from complaints", db=tmp_db) == 4
+
+
 # Submission, ticket, lookup.
 
 def test_submit_stores_verbatim_and_returns_ticket(tmp_db):
@@ -496,7 +526,7 @@ def test_reset_chain_for_a_demo_rebuild(tmp_db):
 
     complaints.write(wipe, db=tmp_db)  # after the commit the old anchor is moved aside
     assert complaints.verify_chain(db=tmp_db).ok
-    submit(tmp_db)
+    submit(tmp_db, client="client-after-reset")  # the same form from the same client would be a duplicate
     assert db.scalar("select min(event_id) from complaint_events", db=tmp_db) == 1
     result = complaints.verify_chain(db=tmp_db)
     assert (result.ok, result.checked) == (True, 1)

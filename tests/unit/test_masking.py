@@ -67,6 +67,17 @@ def test_mask_text_hides_numbers_inside_free_text():
     assert masking.mask_text(None) is None
 
 
+def test_a_raw_uploaded_row_has_names_masked_by_their_header_like_mobiles():
+    raw = ('{"客户号":"S-C002","姓名":"欧阳娜娜","手机号":"13987654321","身份证号":"440308199901010012",'
+           '"complainant_name":"John Smith","note":"call 13812345678","n":3,"name":null}')
+    assert masking.mask_text(raw) == (
+        '{"客户号":"S-C002","姓名":"欧***","手机号":"139****4321","身份证号":"440***********0012",'
+        '"complainant_name":"J*********","note":"call 138****5678","n":3,"name":null}')
+    # text that only looks like the start of a row is still free text
+    assert masking.mask_text("{not json 13812345678") == "{not json 138****5678"
+    assert masking.mask_text('["13812345678"]') == '["138****5678"]'
+
+
 def test_mask_frame_masks_known_columns_for_every_role():
     frame = pd.DataFrame({
         "customer_id": ["C1", "C2"],

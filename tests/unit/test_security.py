@@ -63,6 +63,10 @@ REVIEWED = {
         "message is t(...) or ComplaintError.localized(): catalogue text with fixed field/status values",
     ("portal/app_pages/complaint_detail.py", '(st.success if level == "ok" else st.error)(notice)'):
         "notice joins t(key, ...) parts kept by the plan callback: catalogue text with plan ids and field names",
+    ("portal/app_pages/complaint_detail.py", "st.caption(label)"):
+        "label is t('complaints.detail.*'): the request block's catalogue labels",
+    ("portal/app_pages/complaint_detail.py", 'st.markdown(f"**{value}**")'):
+        "value is a code label (i18n.label), plans.format_amount or t('...months_value', n=int): never typed text",
 }
 
 

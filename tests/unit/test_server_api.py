@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from portal import audit, auth, complaints, db
+from portal import audit, auth, complaints, db, i18n
 from tests.fixtures_server import PortalServer, portal_cli
 
 ROLES = ("executive", "compliance", "analyst", "admin")
@@ -180,10 +180,15 @@ def test_the_public_complaint_form_the_ticket_lookup_and_their_rate_limits(serve
     honeypot = server.request("POST", "/api/v1/complaints", json_body={**FORM, "website": "http://spam.example"})
     assert honeypot.status == 422 and "form" in honeypot.json()["fields"]
 
+    # the same form again within a minute is stored once, and the refusal uses up no quota
+    again = server.request("POST", "/api/v1/complaints", json_body=FORM)
+    assert again.status == 422 and again.json()["fields"] == {"form": i18n.t("complaints.err.duplicate", "en")}
+
     # the form's limit (5 per 10 minutes per client) counts the bot's attempt too: 2 used, 3 left
-    for _ in range(3):
-        assert server.request("POST", "/api/v1/complaints", json_body=FORM).status == 201
-    limited = server.request("POST", "/api/v1/complaints", json_body=FORM)
+    for n in range(3):
+        body = {**FORM, "description": f"{FORM['description']} ({n + 2})"}
+        assert server.request("POST", "/api/v1/complaints", json_body=body).status == 201
+    limited = server.request("POST", "/api/v1/complaints", json_body={**FORM, "description": "A sixth try, refused."})
     assert limited.status == 429 and limited.headers["retry-after"] == "600"
     _error_line(limited)
 

@@ -16,7 +16,7 @@ def test_difference_of_proportions():
     assert (d.low, d.high) == (pytest.approx(0.0067250, abs=1e-6), pytest.approx(0.0932750, abs=1e-6))
     assert d.significant
     assert stats.verdict(d, "champion", "challenger", "cures more") == (
-        "challenger cures more: +5.0 pp, 95% CI +0.7 to +9.3 pp; significant"
+        "Challenger cures more: +5.0 pp, 95% CI +0.7 to +9.3 pp; significant"
     )
 
 
@@ -26,7 +26,7 @@ def test_no_significant_difference():
     assert (d.low, d.high) == (pytest.approx(-0.116299, abs=1e-5), pytest.approx(0.156299, abs=1e-5))
     assert not d.significant
     assert stats.verdict(d, "champion", "challenger", "cures more") == (
-        "no significant difference: challenger +2.0 pp vs champion, 95% CI -11.6 to +15.6 pp"
+        "No significant difference: challenger +2.0 pp vs champion, 95% CI -11.6 to +15.6 pp"
     )
 
 
@@ -39,14 +39,14 @@ def test_welch_difference_of_means():
     assert d.df == pytest.approx(473.84, abs=0.01)
     # champion leads, so the verdict states champion's advantage as a positive number
     assert stats.verdict(d, "champion", "challenger", "recovers more per account", "yuan") == (
-        "champion recovers more per account: +10.00 yuan, 95% CI +0.30 to +19.70 yuan; significant"
+        "Champion recovers more per account: +10.00 yuan, 95% CI +0.30 to +19.70 yuan; significant"
     )
 
 
 def test_too_little_data_and_translated_templates():
     d = stats.diff_means(10, 0, 1, 12, 3, 5)
     assert math.isnan(d.estimate)
-    assert stats.verdict(d, "A", "B", "x") == "not enough data to compare B with A"
+    assert stats.verdict(d, "A", "B", "x") == "Not enough data to compare B with A"
     empty = stats.diff_proportions(0, 0, 1, 2)
     assert math.isnan(empty.low) and not empty.significant
     zh = stats.verdict(stats.diff_proportions(400, 1000, 450, 1000), "甲", "乙", "治愈更多",
@@ -62,3 +62,16 @@ def test_one_group_intervals():
     # half = 1.959964 * 64.291 / sqrt(3) = 72.750
     assert (m.low, m.high) == (pytest.approx(0.58, abs=0.01), pytest.approx(146.08, abs=0.01))
     assert math.isnan(stats.mean_interval(5, 1, 1).low)
+
+
+def test_a_verdict_starts_with_a_capital_letter_in_every_catalogue_wording():
+    from portal import i18n
+
+    d = stats.diff_proportions(40, 100, 42, 100)
+    for prefix in ("dash.channels.verdict_", "plans.verdict_line."):
+        keys = {"insufficient", "none", "significant", "ci"}
+        templates = {k: i18n.t(f"{prefix}{k}", "en") for k in keys}
+        line = stats.verdict(d, "champion", "challenger", "cures more", templates=templates)
+        assert line.startswith("No significant difference: challenger"), line
+        nan = stats.verdict(stats.diff_proportions(0, 0, 0, 0), "a", "b", "x", templates=templates)
+        assert nan == "Not enough data to compare b with a"
