@@ -14,6 +14,20 @@ from portal.ingest.datasets import DATASETS, Column, columns
 
 INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
 
+# How each numeric kind is stored (the data tables' column types; a test checks them against the
+# catalog) and the range that type can hold. A value that parses but does not fit is a row error
+# (`too_large`), never a failed cast that aborts the file.
+STORAGE: dict[str, tuple[str, str]] = {
+    "int": ("integer", "2147483647"),
+    "amount": ("decimal(18, 2)", "9999999999999999.99"),
+    "rate": ("decimal(8, 6)", "99.999999"),
+}
+# Dates and timestamps must be ones every reader of the tables can represent (Python's years 1..9999);
+# 'infinity' and year 290000 parse in DuckDB but are not dates a lender means.
+DATE_RANGE = ("0001-01-01", "9999-12-31")
+TIMESTAMP_RANGE = ("0001-01-02 00:00:00+00", "9999-12-30 00:00:00+00")
+RANGE_CHECKS = frozenset({"greater_than_or_equal_to", "greater_than", "less_than_or_equal_to", "in_range"})
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -78,7 +92,7 @@ def _check_rule(col: Column, check: Any, x: str, params: _Params) -> Rule:
         limit = "now()" if col.kind == "timestamp" else "current_date"
         return Rule(col.name, "in_future", f"{x} > {limit}")
     if name == "max_2_decimals":
-        d = f"_d_{col.name}"
+        d = f"_n_{col.name}"
         return Rule(col.name, "too_many_decimals", f"abs({d} * 100 - round({d} * 100)) > 1e-6")
     if name == "iana_timezone":
         return Rule(col.name, "bad_timezone", f"not list_contains({params.add(sorted(schemas._zones()))}, {x})")
@@ -115,13 +129,20 @@ def compile_rules(dataset: str, params: _Params | None = None) -> list[Rule]:
         raw, x = f"r_{col.name}", col.name
         cast_code = {"int": "not_int", "amount": "not_number", "rate": "not_number", "date": "not_date",
                      "timestamp": "not_timestamp"}.get(col.kind)
-        if cast_code:
+        if col.kind in STORAGE:
+            # _n_<col> is the value parsed wide (a double): a number that does not fit the stored type
+            # is `too_large`; range checks see the wide value too, so 250 also reads "between 0 and 0.36".
+            rules.append(Rule(col.name, cast_code, f"{raw} is not null and _n_{x} is null"))
+            rules.append(Rule(col.name, "too_large", f"_n_{x} is not null and {x} is null",
+                              {"limit": STORAGE[col.kind][1]}))
+        elif cast_code:
             rules.append(Rule(col.name, cast_code, f"{raw} is not null and {x} is null"))
         if not col.nullable and col.default is None:
             rules.append(Rule(col.name, "missing", f"{raw} is null"))
         for check in schema.columns[col.name].checks:
-            rule = _check_rule(col, check, x, params)
-            rules.append(Rule(rule.column, rule.code, f"{x} is not null and ({rule.sql})", rule.args))
+            v = f"coalesce({x}, _n_{x})" if col.kind in STORAGE and check.name in RANGE_CHECKS else x
+            rule = _check_rule(col, check, v, params)
+            rules.append(Rule(rule.column, rule.code, f"{v} is not null and ({rule.sql})", rule.args))
     for check in schema.checks:
         column, code, sql = FRAME_RULES[check.name]
         rules.append(Rule(column, code, sql))
@@ -189,22 +210,27 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
     typed = []
     for col in columns(dataset):
         r = f"r.r_{col.name}"
-        if col.kind == "int":
-            expr = f"case when regexp_matches({r}, '{INT_RE}') then try_cast(try_cast({r} as double) as bigint) end"
-        elif col.kind in ("amount", "rate"):
-            typed.append(f"case when isfinite(try_cast({r} as double)) then try_cast({r} as double) end as _d_{col.name}")
-            sqltype = "decimal(18, 2)" if col.kind == "amount" else "decimal(8, 6)"
-            expr = f"cast(round(_d_{col.name}, {2 if col.kind == 'amount' else 6}) as {sqltype})"
-            typed.append(f"{expr} as {col.name}")
-            continue
+        if col.kind in STORAGE:
+            sqltype = STORAGE[col.kind][0]
+            if col.kind == "int":
+                typed.append(f"case when regexp_matches({r}, '{INT_RE}') then try_cast({r} as double) end as _n_{col.name}")
+                expr = f"case when _n_{col.name} is not null then try_cast({r} as {sqltype}) end"
+            else:
+                typed.append(f"case when isfinite(try_cast({r} as double)) then try_cast({r} as double) end "
+                             f"as _n_{col.name}")
+                expr = f"try_cast(round(_n_{col.name}, {2 if col.kind == 'amount' else 6}) as {sqltype})"
         elif col.kind == "date":
-            expr = f"try_cast({r} as date)"
+            typed.append(f"try_cast({r} as date) as _t_{col.name}")
+            expr = (f"case when _t_{col.name} between date '{DATE_RANGE[0]}' and date '{DATE_RANGE[1]}' "
+                    f"then _t_{col.name} end")
         elif col.kind == "timestamp":
             # An offset is a '+' or '-' after the date part, or a trailing Z (cheaper than a regex).
             has_offset = (f"(strpos(substr({r}, 11), '+') > 0 or strpos(substr({r}, 11), '-') > 0 "
                           f"or upper(right({r}, 1)) = 'Z')")
-            expr = (f"case when {has_offset} then try_cast({r} as timestamptz) "
-                    f"else timezone({tz}, try_cast({r} as timestamp)) end")
+            typed.append(f"case when {has_offset} then try_cast({r} as timestamptz) "
+                         f"else timezone({tz}, try_cast({r} as timestamp)) end as _t_{col.name}")
+            expr = (f"case when _t_{col.name} between timestamptz '{TIMESTAMP_RANGE[0]}' and "
+                    f"timestamptz '{TIMESTAMP_RANGE[1]}' then _t_{col.name} end")
         else:
             expr = r
         if col.default is not None:
@@ -220,7 +246,7 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
     for column, target in spec.fks:
         alias = "l" if target == "loan" else "c"
         typed.append(f"{alias}.{target}_id is not null as _fk_{column}")
-    # Amount columns are referenced by name inside the same select list (DuckDB lateral aliases).
+    # _n_/_t_ columns are referenced by name inside the same select list (DuckDB lateral aliases).
     inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
              f"from {source} s) r {' '.join(joins)}")
     # A NULL condition counts as passing, both in the CASE and in the OR (every rule guards its nulls).
