@@ -37,6 +37,7 @@ class Rule:
     code: str
     sql: str
     args: dict[str, Any] = field(default_factory=dict)
+    value: str | None = None  # SQL for the offending value, when it is not the column's raw text
 
 
 # Rule compilation: pandera check name -> (reason code, SQL template over `x` with $p params).
@@ -152,6 +153,40 @@ def compile_rules(dataset: str, params: _Params | None = None) -> list[Rule]:
     return rules
 
 
+def header_label(headers: list[str], i: int) -> str:
+    """A column's name in reasons and in the quarantined row: its header, or "column N" when it has none."""
+    return headers[i] if headers[i] else f"column {i + 1}"
+
+
+def source_rules(headers: list[str], colmap: dict[str, int], *, nul: bool, formulas: frozenset[int] = frozenset(),
+                 raw_cells: bool = True) -> tuple[list[Rule], list[int]]:
+    """Rules about the file's cells rather than the model's values, and the header positions they read.
+
+    - nul_byte: a NUL character in a column that is loaded (only when the reader saw one);
+    - no_header: a value under a column whose header is empty (not for a mapped CFPB export);
+    - formula_no_value: an XLSX formula whose cached value is missing, in a loaded column (the reader
+      keeps the formula's text in the cell).
+    Their SQL reads `r_<column>` (the trimmed raw text), `_c<i>` (header position i, verbatim) and
+    `_formulas` (the positions the reader flagged).
+    """
+    by_position = {i: name for name, i in colmap.items()}
+    rules: list[Rule] = []
+    cells: set[int] = set()
+    if nul:
+        for name in colmap:
+            rules.append(Rule(name, "nul_byte", f"strpos(r_{name}, chr(0)) > 0"))
+    if raw_cells:
+        for i, header in enumerate(headers):
+            if not header:
+                cells.add(i)
+                rules.append(Rule(header_label(headers, i), "no_header", f"nullif(trim(_c{i}), '') is not null",
+                                  value=f"_c{i}"))
+    for i in sorted(formulas):
+        if i in by_position:  # a formula in a column that is not loaded loses nothing
+            rules.append(Rule(by_position[i], "formula_no_value", f"list_contains(_formulas, {i})"))
+    return rules, sorted(cells)
+
+
 def format_rejects(errors: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """The reject report (row_number, column, reason in lang, raw values) from errors or quarantine rows."""
     if errors.empty:
@@ -187,13 +222,15 @@ def _raw_expr(colmap: dict[str, int], name: str) -> str:
     return f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}), '') else nullif({c}, '') end"
 
 
-def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Rule], params: _Params) -> str:
+def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Rule], params: _Params,
+               cells: list[int] = ()) -> str:
     """SQL creating temp table _typed: typed columns and the list of failed rules of each row."""
     spec = DATASETS[dataset]
     default_tz = params.add(config.setting("timezone"))
     raw_cols, joins = [], []
     for col in columns(dataset):
         raw_cols.append(f"{_raw_expr(colmap, col.name)} as r_{col.name}")
+    raw_cols.extend(f"s.c{int(i)} as _c{int(i)}" for i in cells)  # header positions the source rules read
     tz_parts = []
     customers = "(select distinct on (customer_id) customer_id, timezone from customers)"
     if "customer_id" in spec.tz_from or any(c == "customer_id" for c, _ in spec.fks):
@@ -247,7 +284,7 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
         alias = "l" if target == "loan" else "c"
         typed.append(f"{alias}.{target}_id is not null as _fk_{column}")
     # _n_/_t_ columns are referenced by name inside the same select list (DuckDB lateral aliases).
-    inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
+    inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, s._formulas, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
              f"from {source} s) r {' '.join(joins)}")
     # A NULL condition counts as passing, both in the CASE and in the OR (every rule guards its nulls).
     conds = [f"({rule.sql})" for rule in rules]
@@ -261,6 +298,8 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
 
 
 def _value_expr(rule: Rule) -> str:
+    if rule.value is not None:
+        return rule.value
     if rule.code == "duplicate_key":
         keys = [f"coalesce(r_{k}, '')" for k in rule.args["keys"]]
         return f"concat_ws(', ', {', '.join(keys)})"
@@ -272,12 +311,15 @@ def _value_expr(rule: Rule) -> str:
 def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str) -> pd.DataFrame:
     """The failed rules, one row per (line, rule), with the raw source row as JSON."""
     pairs = ", ".join(f"$h{i}, c{i}" for i in range(len(headers)))
-    hparams = {f"h{i}": h if h else f"column {i + 1}" for i, h in enumerate(headers)}
+    hparams = {f"h{i}": header_label(headers, i) for i in range(len(headers))}
+    # The row verbatim: its cells under their headers (an empty cell is null) and, when the line has
+    # cells past the header, those cells in order under the key "" (no header can be empty).
+    raw_row = f"case when _extra is null then json_object({pairs}) else json_object({pairs}, '', _extra) end"
     # Unnest the few failing rows once, then fetch just their raw lines from the stage.
     cur.execute("create or replace temp table _errors as select _line, err.r as rule, err.v as value "
                 "from (select _line, unnest(_errs) as err from _typed where _errs is not null)")
     frame = cur.execute(
-        f"with raw as (select _line, json_object({pairs}) as raw_row from _stage "  # noqa: S608 (positional names)
+        f"with raw as (select _line, {raw_row} as raw_row from _stage "  # noqa: S608 (positional names)
         "semi join (select distinct _line from _errors) b using (_line)) "
         "select e._line as row_number, e.rule, e.value, raw.raw_row "
         "from _errors e join raw using (_line) order by e._line, e.rule",
@@ -291,7 +333,7 @@ def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str)
     col, code, args = [], [], []
     for rule_index, value in zip(frame["rule"], frame["value"], strict=True):
         rule = table[int(rule_index)]
-        value = None if value is None or value is pd.NA else str(value)
+        value = None if value is None or value is pd.NA else str(value).replace("\x00", "\\0")  # no NUL in a reason
         a = dict(rule.args, column=rule.column or "", value=value)
         if rule.code == "too_long":
             a["length"] = len(value or "")
