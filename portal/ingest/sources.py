@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 import unicodedata
 import zipfile
@@ -128,28 +129,44 @@ def _read_header(path: Path, delimiter: str | None = None) -> tuple[list[str], s
 
 # Single-byte text other than UTF-8 and GBK that the portal reads, by its codec name -> its usual name.
 OTHER_ENCODINGS = {"cp1252": "Windows-1252"}
-DETECT_SAMPLE = 1 * MB
+DETECT_READ = 8 * MB  # how much of the file the encoding detector looks through
+DETECT_SAMPLE = 256 * 1024  # and how much non-ASCII text it keeps for charset-normalizer
+CONFIDENT = 0.1  # how much less "mess" Windows-1252 text must show than GB18030 to be preferred
+# Words are split at the bytes that never sit inside a GBK/GB18030 character (all but digits, letters,
+# @[\]^_`{|}~ and the non-ASCII bytes): each word starts and ends on a character boundary in both encodings.
+_WORD_BREAK = re.compile(rb"[^\x30-\x39\x40-\x7e\x80-\xff]+")
+_HIGH = re.compile(rb"[\x80-\xff]")
 
 
 def _text_encoding(path: Path) -> str:
     """The codec of a CSV that is not UTF-8: GB18030 (GBK's superset) or Windows-1252, or UploadError.
 
-    Both often decode the same bytes (Latin-1 "é" followed by a letter is a valid GBK pair), so the
-    choice is charset-normalizer's between just these two, on the first megabyte: the one whose text
-    reads as text (least "mess"); then the whole file must decode strictly in it.
+    Both often decode the same bytes (Latin-1 "é" followed by a letter is a valid GBK pair), so
+    charset-normalizer compares the two on the file's non-ASCII words: GB18030 (a Chinese lender's usual
+    export) unless its text shows clearly more "mess" than Windows-1252's. The whole file must then
+    decode strictly in the chosen one.
     """
     import charset_normalizer
 
     with path.open("rb") as fh:
-        sample = fh.read(DETECT_SAMPLE + 1)
-    if len(sample) > DETECT_SAMPLE:  # cut at a line end, never inside a multi-byte character
-        sample = sample[: sample.rfind(b"\n", 0, DETECT_SAMPLE) + 1] or sample[:DETECT_SAMPLE]
-    guesses = charset_normalizer.from_bytes(sample, cp_isolation=["gb18030", *OTHER_ENCODINGS])
-    for guess in guesses:
-        if guess.encoding in ("gb18030", *OTHER_ENCODINGS) and _decodes(path, guess.encoding):
-            return guess.encoding
-    if _decodes(path, "gb18030") and not any(_decodes(path, e) for e in OTHER_ENCODINGS):
-        return "gb18030"  # too unusual for the detector, but it cannot be Windows-1252 text
+        head = fh.read(DETECT_READ)
+    sample = bytearray()
+    for word in _WORD_BREAK.split(head):
+        if len(word) <= 4096 and _HIGH.search(word):  # the non-ASCII words are the evidence
+            sample += word + b" "
+            if len(sample) > DETECT_SAMPLE:
+                break
+    chaos = {m.encoding: m.chaos for m in charset_normalizer.from_bytes(
+        bytes(sample), cp_isolation=["gb18030", *OTHER_ENCODINGS], threshold=1.0)}
+    gb = _decodes(path, "gb18030")
+    candidates = [e for e in OTHER_ENCODINGS if e in chaos and chaos[e] + CONFIDENT <= chaos.get("gb18030", 1.0)]
+    if not gb:
+        candidates = [e for e in OTHER_ENCODINGS if e in chaos] or list(OTHER_ENCODINGS)
+    for encoding in candidates:
+        if _decodes(path, encoding):
+            return encoding
+    if gb:
+        return "gb18030"
     raise UploadError(f"cannot read {path.name}: its text is neither UTF-8 nor GBK/GB18030 (nor Windows-1252); "
                       "save it as UTF-8 (in Excel: CSV UTF-8) and upload it again")
 
@@ -269,8 +286,8 @@ def _xlsx_source(path: Path, limit_bytes: int) -> _Source:
         pairs = itertools.zip_longest(ws.iter_rows(values_only=True), wsf.iter_rows(values_only=True), fillvalue=())
         for number, (values, written) in enumerate(pairs, start=1):
             cells = [_cell_text(v) for v in values]
-            blank = [i for i, (v, f) in enumerate(itertools.zip_longest(values, written)) if v is None and _is_formula(f)]
-            for i in blank:
+            unvalued = [i for i, (v, f) in enumerate(itertools.zip_longest(values, written)) if v is None and _is_formula(f)]
+            for i in unvalued:
                 while len(cells) <= i:
                     cells.append(None)
                 f = written[i]
@@ -281,10 +298,10 @@ def _xlsx_source(path: Path, limit_bytes: int) -> _Source:
                     while headers and not headers[-1]:
                         headers.pop()
                 continue
-            if any(cells):
+            if not all(_blank(c) for c in cells):
                 rows.append((number, cells))
-                if blank:
-                    formulas[number] = blank
+                if unvalued:
+                    formulas[number] = unvalued
     except UploadError:
         raise
     except Exception as exc:  # a workbook can be broken inside a sheet as well
@@ -378,6 +395,11 @@ def _open(path: Path, scan: _Scan | None) -> _Source:
     raise UploadError(f"{path.name}: unsupported file type {suffix}; upload CSV, XLSX or Parquet")
 
 
+def _blank(cell: str | None) -> bool:
+    """An empty cell, or one of spaces only (Unicode space separators: what DuckDB's trim removes)."""
+    return cell is None or all(unicodedata.category(ch) == "Zs" for ch in cell)
+
+
 def _python_csv_table(path: Path, headers: list[str], delimiter: str) -> pa.Table:
     """Parse a CSV in Python, keeping each record's first physical line and flagging ragged rows.
 
@@ -392,10 +414,10 @@ def _python_csv_table(path: Path, headers: list[str], delimiter: str) -> pa.Tabl
         last = 0
         for cells in reader:
             start, last = last + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
             if not seen_header:
-                seen_header = True
+                seen_header = any(c.strip() for c in cells)  # as _read_header finds it
+                continue
+            if all(_blank(c) for c in cells):
                 continue
             rows.append((start, [c if c != "" else None for c in cells]))
     return _arrow_rows(headers, rows)
