@@ -264,8 +264,12 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
             # An offset is a '+' or '-' after the date part, or a trailing Z (cheaper than a regex).
             has_offset = (f"(strpos(substr({r}, 11), '+') > 0 or strpos(substr({r}, 11), '-') > 0 "
                           f"or upper(right({r}, 1)) = 'Z')")
+            # A naive time is converted in the debtor's zone only when it is in range: near year 294247
+            # the conversion itself overflows (an error, not NULL).
+            typed.append(f"try_cast({r} as timestamp) as _w_{col.name}")
             typed.append(f"case when {has_offset} then try_cast({r} as timestamptz) "
-                         f"else timezone({tz}, try_cast({r} as timestamp)) end as _t_{col.name}")
+                         f"when _w_{col.name} between timestamp '{TIMESTAMP_RANGE[0][:19]}' and "
+                         f"timestamp '{TIMESTAMP_RANGE[1][:19]}' then timezone({tz}, _w_{col.name}) end as _t_{col.name}")
             expr = (f"case when _t_{col.name} between timestamptz '{TIMESTAMP_RANGE[0]}' and "
                     f"timestamptz '{TIMESTAMP_RANGE[1]}' then _t_{col.name} end")
         else:

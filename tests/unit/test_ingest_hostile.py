@@ -272,3 +272,14 @@ def test_form_never_raises_on_any_text(tmp_db):
             assert set(result.errors) <= {"name", "description", "form"}
 
     check()
+
+
+def test_a_naive_time_at_the_end_of_the_range_in_a_western_zone(tmp_db, tmp_path):
+    """Found by the fuzz suite: 294247-01-10 04:00:54 in New York overflowed the time zone conversion."""
+    load_book(tmp_path, tmp_db)  # L2 belongs to C2, whose time zone is America/New_York
+    pay = write_csv(tmp_path / "p.csv", PAY_HEADER, [["P1", "L2", "294247-01-10 04:00:54", "5"],
+                                                     ["P2", "L2", "2025-06-01 10:00:00", "5"]])
+    result = ingest.load_file("payments", pay, db=tmp_db)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert _quarantine(tmp_db, result.upload_id)["reason"].tolist() == [
+        "paid_at 294247-01-10 04:00:54 is not an ISO 8601 timestamp"]

@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from portal import cli, db, ingest
+from portal import cli, db, ingest, schemas
 from portal.ingest.datasets import _header_key
 from portal.ingest.sources import _cell_text, clean_header
 from tests.fixtures_uploads import load_book
@@ -61,7 +61,7 @@ PLAUSIBLE = {
     "timestamp": ["2025-06-02 10:00:00", "2025-06-03T09:30:00+08:00", "2025-06-05 12:00:00Z"],
 }
 WORDS = {  # text each encoding carries, so its detection has something to read
-    "utf-8": ["Renée Müller", "张三", "😀 emoji", "\ud800 lone", "\udfff", "ｆｕｌｌ", "e\u0301"],
+    "utf-8": ["Renée Müller", "张三", "😀 emoji", "ｆｕｌｌ", "e\u0301", "\u3000", "\u200b"],
     "gbk": ["张三", "欧阳娜娜", "北京市朝阳区", "王五", "催收记录"],
     "cp1252": ["Renée Müller", "Zoë Brontë", "François Ångström", "Jürgen Groß", "naïve café €5"],
 }
@@ -76,6 +76,7 @@ class Generated:
     headers: list[str]  # as written
     rows: dict[int, list[str | None]]  # the expected cells of each data row, by its line (or sheet row)
     total: int  # rows in the file
+    text: str | None = None  # a CSV's text before encoding
 
     def __repr__(self) -> str:  # short: a failing example names its file, which stays on disk
         return f"Generated({self.dataset!r}, {str(self.path)!r}, headers={self.headers!r}, total={self.total})"
@@ -131,10 +132,30 @@ def headers_for(draw, dataset: str, encoding: str) -> list[str]:
     return out
 
 
-def _kind(dataset: str, header: str) -> str:
-    name = ingest.header_aliases(dataset).get(_header_key(clean_header(header)))
+def _column(dataset: str, header: str) -> str:
+    return ingest.header_aliases(dataset).get(_header_key(clean_header(header))) or "text"
+
+
+BY_COLUMN = {"customer_id": ["C1", "C2"], "loan_id": ["L1", "L2"], "mobile": ["13812345678"],
+             "as_of": ["2025-05-31", "2025-04-30"], "dpd": ["0", "12"], "overdue_amount": ["0"],
+             "ptp_amount": [""], "ptp_due_on": [""], "collectors": [""], "duration_s": [""],
+             "extension_days": ["0"], "instalments": ["1", "6"], "timezone": ["Asia/Shanghai"],
+             "id_number": ["11010519491231002X"], "resolved_at": [""], "complaint_id": ["", "Q1"]}
+
+
+def _plausible(dataset: str, column: str) -> list[str]:
+    """Values a column accepts, from the model where it says (allowed values), else by kind."""
+    if column in BY_COLUMN:
+        return BY_COLUMN[column]
     kinds = {c.name: c.kind for c in ingest.columns(dataset)}
-    return kinds.get(name, "text")
+    if column not in kinds:
+        return PLAUSIBLE["text"]
+    for check in schemas.UPLOAD_SCHEMAS[dataset].to_schema().columns[column].checks:
+        if check.name == "isin":
+            return [str(v) for v in check.statistics["allowed_values"]]
+    if column in ingest.DATASETS[dataset].keys:
+        return [f"{column[:1].upper()}{i}" for i in range(1, 6)]
+    return PLAUSIBLE[kinds[column]]
 
 
 def _encodable(text: str, encoding: str) -> bool:
@@ -146,12 +167,14 @@ def _encodable(text: str, encoding: str) -> bool:
 
 
 @st.composite
-def cell(draw, kind: str, encoding: str, layout: str) -> str:
-    pool = draw(st.sampled_from(["nasty", "plausible", "plausible", "words"]))
+def cell(draw, plausible: list[str], encoding: str, layout: str, clean: bool = False) -> str:
+    pool = "plausible" if clean else draw(st.sampled_from(["nasty", "nasty", "plausible", "plausible", "words"]))
+    if _rarely(draw, 40):  # a lone surrogate: only UTF-8 can carry one (as invalid bytes), and is then refused
+        return "\ud800" if _encodable("\ud800", encoding) and layout == "csv" else "?"
     if pool == "nasty":
         value = draw(st.sampled_from(NASTY))
     elif pool == "plausible":
-        value = draw(st.sampled_from(PLAUSIBLE[kind]))
+        value = draw(st.sampled_from(plausible))
     else:
         value = draw(st.sampled_from(WORDS[encoding]))
     if _rarely(draw, 60):
@@ -170,11 +193,12 @@ def uploads(draw, tmp: Path) -> Generated:
     layout = draw(st.sampled_from(["csv", "csv", "csv", "xlsx", "parquet"]))
     encoding = draw(st.sampled_from(["utf-8", "gbk", "cp1252"])) if layout == "csv" else "utf-8"
     headers = draw(headers_for(dataset, encoding))
-    kinds = [_kind(dataset, h) for h in headers]
+    pools = [_plausible(dataset, _column(dataset, h)) for h in headers]
     n = draw(st.integers(1, 8))
     rows = []
     for _ in range(n):
-        cells = [draw(cell(k, encoding, layout)) for k in kinds]
+        clean = draw(st.sampled_from([True, False, False]))  # a row that may well load
+        cells = [draw(cell(pool, encoding, layout, clean)) for pool in pools]
         shape = draw(st.sampled_from(["ragged", "short", *["fits"] * 8]))
         if shape == "ragged" and layout != "parquet":  # too many cells (some may be empty)
             cells += [draw(st.sampled_from(["extra", "", "x,y", " "])) for _ in range(draw(st.integers(1, 3)))]
@@ -209,7 +233,7 @@ def uploads(draw, tmp: Path) -> Generated:
         wb = openpyxl.Workbook()
         ws = wb.active
         ws.append(headers)
-        for number, cells in enumerate(rows, start=2):
+        for cells in rows:
             typed: list[object] = []
             for value in cells:
                 # numbers as numbers, sometimes (Excel's own cells); text starting with "=" is a formula
@@ -220,10 +244,13 @@ def uploads(draw, tmp: Path) -> Generated:
                 except ValueError:
                     typed.append(value)
             ws.append([None if v == "" else v for v in typed])
-            shown = [v if isinstance(v, str) else _cell_text(v) for v in typed]
-            if not _blank([None if v == "" else v for v in shown]):
-                expected[number] = _expected(shown, width)
         wb.save(path)
+        # what the file holds (a float keeps the digits openpyxl wrote; a formula its text)
+        saved = openpyxl.load_workbook(path).active
+        for number, row in enumerate(saved.iter_rows(min_row=2, values_only=True), start=2):
+            shown = [_cell_text(v) for v in row]
+            if not _blank(shown):
+                expected[number] = _expected(shown, width)
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -238,7 +265,8 @@ def uploads(draw, tmp: Path) -> Generated:
         pq.write_table(table, path)
         for number, cells in enumerate(rows, start=2):
             expected[number] = _expected(cells, width)  # a Parquet row is a row, blank or not
-    return Generated(dataset, path, headers, expected, len(expected))
+    text = buf.getvalue() if layout == "csv" else None
+    return Generated(dataset, path, headers, expected, len(expected), text)
 
 
 def _data(db_path: Path) -> dict[str, list]:
@@ -265,6 +293,9 @@ def _check(db_path: Path, gen: Generated, code: int, out: str, err: str, before:
         assert code == 2 and err.startswith("portal: nothing loaded: "), _short((out, err))
         assert _data(db_path) == before
         return
+    encoding = {"csv-utf8": "utf-8", "csv-gb18030": "gb18030", "csv-cp1252": "cp1252"}.get(last["file_layout"])
+    if gen.text is not None and encoding:  # the file was read in an encoding that gives back its text
+        assert gen.path.read_bytes().decode(encoding) == gen.text, last["file_layout"]
     assert int(last["rows_total"]) == gen.total, _short((last["message"], list(gen.rows)))
     assert int(last["rows_accepted"]) + int(last["rows_rejected"]) == gen.total
     quarantined = db.read("select row_number, raw_row from quarantine where upload_id = $u",
