@@ -132,6 +132,7 @@ OTHER_ENCODINGS = {"cp1252": "Windows-1252"}
 DETECT_READ = 8 * MB  # how much of the file the encoding detector looks through
 DETECT_SAMPLE = 256 * 1024  # and how much non-ASCII text it keeps for charset-normalizer
 CONFIDENT = 0.1  # how much less "mess" Windows-1252 text must show than GB18030 to be preferred
+MAX_MESS = 0.2  # and the most it may show at all (invalid UTF-8 such as an encoded lone surrogate reads as mess)
 # Words are split at the bytes that never sit inside a GBK/GB18030 character (all but digits, letters,
 # @[\]^_`{|}~ and the non-ASCII bytes): each word starts and ends on a character boundary in both encodings.
 _WORD_BREAK = re.compile(rb"[^\x30-\x39\x40-\x7e\x80-\xff]+")
@@ -159,9 +160,9 @@ def _text_encoding(path: Path) -> str:
     chaos = {m.encoding: m.chaos for m in charset_normalizer.from_bytes(
         bytes(sample), cp_isolation=["gb18030", *OTHER_ENCODINGS], threshold=1.0)}
     gb = _decodes(path, "gb18030")
-    candidates = [e for e in OTHER_ENCODINGS if e in chaos and chaos[e] + CONFIDENT <= chaos.get("gb18030", 1.0)]
-    if not gb:
-        candidates = [e for e in OTHER_ENCODINGS if e in chaos] or list(OTHER_ENCODINGS)
+    # Windows-1252 only when its text reads as text, and (when GB18030 decodes too) clearly better.
+    candidates = [e for e in OTHER_ENCODINGS if e in chaos and chaos[e] <= MAX_MESS
+                  and (not gb or chaos[e] + CONFIDENT <= chaos.get("gb18030", 1.0))]
     for encoding in candidates:
         if _decodes(path, encoding):
             return encoding

@@ -283,3 +283,11 @@ def test_a_naive_time_at_the_end_of_the_range_in_a_western_zone(tmp_db, tmp_path
     assert (result.accepted, result.rejected) == (1, 1)
     assert _quarantine(tmp_db, result.upload_id)["reason"].tolist() == [
         "paid_at 294247-01-10 04:00:54 is not an ISO 8601 timestamp"]
+
+
+def test_invalid_utf8_is_not_read_as_windows_1252(tmp_db, tmp_path):
+    """Found by the fuzz suite: a lone surrogate written as UTF-8 bytes (ED A0 80) read as 'í €'."""
+    path = tmp_path / "sur.csv"
+    path.write_bytes("customer_id,name,mobile,province\nC7,\ud800,13812345678,x\n".encode("utf-8", "surrogatepass"))
+    with pytest.raises(ingest.UploadError, match="neither UTF-8 nor GBK/GB18030"):
+        ingest.load_file("customers", path, db=tmp_db)
