@@ -182,7 +182,10 @@ def source_rules(headers: list[str], colmap: dict[str, int], *, nul: bool, formu
                 rules.append(Rule(header_label(headers, i), "no_header", f"nullif(trim(_c{i}), '') is not null",
                                   value=f"_c{i}"))
     for i in sorted(formulas):
-        if i in by_position:  # a formula in a column that is not loaded loses nothing
+        if not raw_cells:  # a mapped CFPB export: its columns feed the model's through the mapping
+            rules.append(Rule(header_label(headers, i), "formula_no_value", f"list_contains(_formulas, {i})",
+                              value="null::varchar"))
+        elif i in by_position:  # a formula in a column that is not loaded loses nothing
             rules.append(Rule(by_position[i], "formula_no_value", f"list_contains(_formulas, {i})"))
     return rules, sorted(cells)
 
