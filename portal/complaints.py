@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -205,6 +206,13 @@ def _text(raw: Mapping[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+def storable(text: str, allowed: str = "") -> bool:
+    """Whether typed text can be stored as it is: no NUL or other control character (but those in
+    `allowed`), no lone surrogate (half of a UTF-16 pair, which UTF-8 cannot encode)."""
+    return not any((unicodedata.category(ch) == "Cc" and ch not in allowed) or unicodedata.category(ch) == "Cs"
+                   for ch in text)
+
+
 def normalise_mobile(value: str) -> str:
     """Drop spaces, dashes and a +86/0086 prefix from a typed mobile number."""
     digits = re.sub(r"[\s\-()]", "", value or "")
@@ -223,6 +231,8 @@ def validate_form(raw: Mapping[str, Any]) -> tuple[FeedbackForm | None, dict[str
     name = _text(raw, "name").strip()
     if len(name) > NAME_MAX:
         errors["name"] = "complaints.err.name_too_long"
+    elif not storable(name):
+        errors["name"] = "complaints.err.name_invalid"
     mobile = normalise_mobile(_text(raw, "mobile"))
     if not mobile:
         errors["mobile"] = "complaints.err.mobile_required"
@@ -239,12 +249,12 @@ def validate_form(raw: Mapping[str, Any]) -> tuple[FeedbackForm | None, dict[str
     channel = _text(raw, "channel")
     if channel and channel not in taxonomy.CHANNELS:
         errors["channel"] = "complaints.err.channel_invalid"
-    description = _text(raw, "description")
+    description = _text(raw, "description").replace("\r\n", "\n")  # a browser's line ends are one newline
     if len(description.strip()) < NARRATIVE_MIN:
         errors["description"] = "complaints.err.description_short"
     elif len(description) > NARRATIVE_MAX:
         errors["description"] = "complaints.err.description_long"
-    elif "\x00" in description:
+    elif not storable(description, "\n\t"):
         errors["description"] = "complaints.err.description_invalid"
     plan_type = _text(raw, "plan_type") or "none"
     plan_amount: Decimal | None = None
@@ -417,6 +427,8 @@ def lookup(ticket: str, last4: str, client_key: str, *, now: dt.datetime | None 
     "rate_limited" after too many tries. Wrong pairs and unknown tickets answer alike."""
     if not allow("lookup", client_key, limit=LOOKUP_LIMIT, now=now, db=db):
         return "rate_limited"
+    if not storable(str(ticket or "")) or not storable(str(last4 or "")):
+        return None  # no ticket or mobile holds such characters: answered like a wrong pair
     wanted = normalise_ticket(ticket)
     frame = dbmod.read(
         "select ticket, mobile, status, received_at, extension_days, public_resolution"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,8 @@ def columns(dataset: str) -> list[Column]:
 
 
 def _header_key(text: object) -> str:
-    return re.sub(r"[\s\-]+", "_", str(text or "").replace("\ufeff", "").strip().lower())
+    text = unicodedata.normalize("NFKC", str(text or "")).replace("\ufeff", "")
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
 
 
 def header_aliases(dataset: str) -> dict[str, str]:
@@ -80,6 +82,12 @@ def _map_headers(dataset: str, headers: list[str]) -> tuple[dict[str, int], list
     aliases = header_aliases(dataset)
     found: dict[str, int] = {}
     ignored = []
+    # The quarantine keeps each bad row as {header: cell}: two columns under one header would lose one.
+    labels = [h if h else f"column {i + 1}" for i, h in enumerate(headers)]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise UploadError(f"two columns are both headed {label!r} (columns {labels.index(label) + 1} and {i + 1}); "
+                              "give each column its own header")
     for i, header in enumerate(headers):
         name = aliases.get(_header_key(header))
         if name is None:

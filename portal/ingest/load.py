@@ -16,7 +16,14 @@ from portal import cfpb, config, derived
 from portal import complaints as complaint_log
 from portal import db as portal_db
 from portal.ingest.datasets import DATASETS, UploadError, _map_headers, columns
-from portal.ingest.rules import _errors_frame, _Params, _typed_sql, compile_rules, format_rejects
+from portal.ingest.rules import (
+    _errors_frame,
+    _Params,
+    _typed_sql,
+    compile_rules,
+    format_rejects,
+    source_rules,
+)
 from portal.ingest.sources import MB, _scan, _Source, _stage, open_source
 
 
@@ -158,7 +165,9 @@ def _cfpb_stage(cur: Any, headers: list[str]) -> dict[str, int]:
                       **{f"c{i}": pa.array([None if pd.isna(v) else str(v) for v in mapped[n]], pa.string())
                          for i, n in enumerate(names)}})
     with portal_db.arrow_view(cur, "_mapped_arrow", table):
-        cur.execute("create or replace temp table _mapped as select * from _mapped_arrow")
+        # the reader's flags (formulas without a value) stay with their line
+        cur.execute("create or replace temp table _mapped as select m.*, s._formulas from _mapped_arrow m "
+                    "join _stage s using (_line)")
     return {n: i for i, n in enumerate(names)}
 
 
@@ -226,8 +235,9 @@ def _load(dataset: str, src: _Source, name: str, sha: str, size: int, strict: bo
             colmap = _cfpb_stage(cur, src.headers)
             source = "_mapped"
         params = _Params()
-        rules = compile_rules(dataset, params)
-        sql = _typed_sql(dataset, colmap, source, rules, params)
+        cell_rules, cells = source_rules(src.headers, colmap, nul=src.nul, formulas=src.formulas, raw_cells=not is_cfpb)
+        rules = compile_rules(dataset, params) + cell_rules
+        sql = _typed_sql(dataset, colmap, source, rules, params, cells)
         used = set(re.findall(r"\$(p\d+)\b", sql))
         cur.execute(sql, {k: v for k, v in params.values.items() if k in used})
         if dataset == "complaints":  # rows of existing complaints go through the lifecycle: its refusals are row errors

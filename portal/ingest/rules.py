@@ -14,6 +14,20 @@ from portal.ingest.datasets import DATASETS, Column, columns
 
 INT_RE = r"^[+-]?[0-9]+(\.0*)?$"
 
+# How each numeric kind is stored (the data tables' column types; a test checks them against the
+# catalog) and the range that type can hold. A value that parses but does not fit is a row error
+# (`too_large`), never a failed cast that aborts the file.
+STORAGE: dict[str, tuple[str, str]] = {
+    "int": ("integer", "2147483647"),
+    "amount": ("decimal(18, 2)", "9999999999999999.99"),
+    "rate": ("decimal(8, 6)", "99.999999"),
+}
+# Dates and timestamps must be ones every reader of the tables can represent (Python's years 1..9999);
+# 'infinity' and year 290000 parse in DuckDB but are not dates a lender means.
+DATE_RANGE = ("0001-01-01", "9999-12-31")
+TIMESTAMP_RANGE = ("0001-01-02 00:00:00+00", "9999-12-30 00:00:00+00")
+RANGE_CHECKS = frozenset({"greater_than_or_equal_to", "greater_than", "less_than_or_equal_to", "in_range"})
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -23,6 +37,7 @@ class Rule:
     code: str
     sql: str
     args: dict[str, Any] = field(default_factory=dict)
+    value: str | None = None  # SQL for the offending value, when it is not the column's raw text
 
 
 # Rule compilation: pandera check name -> (reason code, SQL template over `x` with $p params).
@@ -78,7 +93,7 @@ def _check_rule(col: Column, check: Any, x: str, params: _Params) -> Rule:
         limit = "now()" if col.kind == "timestamp" else "current_date"
         return Rule(col.name, "in_future", f"{x} > {limit}")
     if name == "max_2_decimals":
-        d = f"_d_{col.name}"
+        d = f"_n_{col.name}"
         return Rule(col.name, "too_many_decimals", f"abs({d} * 100 - round({d} * 100)) > 1e-6")
     if name == "iana_timezone":
         return Rule(col.name, "bad_timezone", f"not list_contains({params.add(sorted(schemas._zones()))}, {x})")
@@ -115,13 +130,20 @@ def compile_rules(dataset: str, params: _Params | None = None) -> list[Rule]:
         raw, x = f"r_{col.name}", col.name
         cast_code = {"int": "not_int", "amount": "not_number", "rate": "not_number", "date": "not_date",
                      "timestamp": "not_timestamp"}.get(col.kind)
-        if cast_code:
+        if col.kind in STORAGE:
+            # _n_<col> is the value parsed wide (a double): a number that does not fit the stored type
+            # is `too_large`; range checks see the wide value too, so 250 also reads "between 0 and 0.36".
+            rules.append(Rule(col.name, cast_code, f"{raw} is not null and _n_{x} is null"))
+            rules.append(Rule(col.name, "too_large", f"_n_{x} is not null and {x} is null",
+                              {"limit": STORAGE[col.kind][1]}))
+        elif cast_code:
             rules.append(Rule(col.name, cast_code, f"{raw} is not null and {x} is null"))
         if not col.nullable and col.default is None:
             rules.append(Rule(col.name, "missing", f"{raw} is null"))
         for check in schema.columns[col.name].checks:
-            rule = _check_rule(col, check, x, params)
-            rules.append(Rule(rule.column, rule.code, f"{x} is not null and ({rule.sql})", rule.args))
+            v = f"coalesce({x}, _n_{x})" if col.kind in STORAGE and check.name in RANGE_CHECKS else x
+            rule = _check_rule(col, check, v, params)
+            rules.append(Rule(rule.column, rule.code, f"{v} is not null and ({rule.sql})", rule.args))
     for check in schema.checks:
         column, code, sql = FRAME_RULES[check.name]
         rules.append(Rule(column, code, sql))
@@ -129,6 +151,43 @@ def compile_rules(dataset: str, params: _Params | None = None) -> list[Rule]:
     for column, target in spec.fks:
         rules.append(Rule(column, "unknown_fk", f"{column} is not null and not _fk_{column}", {"target": target}))
     return rules
+
+
+def header_label(headers: list[str], i: int) -> str:
+    """A column's name in reasons and in the quarantined row: its header, or "column N" when it has none."""
+    return headers[i] if headers[i] else f"column {i + 1}"
+
+
+def source_rules(headers: list[str], colmap: dict[str, int], *, nul: bool, formulas: frozenset[int] = frozenset(),
+                 raw_cells: bool = True) -> tuple[list[Rule], list[int]]:
+    """Rules about the file's cells rather than the model's values, and the header positions they read.
+
+    - nul_byte: a NUL character in a column that is loaded (only when the reader saw one);
+    - no_header: a value under a column whose header is empty (not for a mapped CFPB export);
+    - formula_no_value: an XLSX formula whose cached value is missing, in a loaded column (the reader
+      keeps the formula's text in the cell).
+    Their SQL reads `r_<column>` (the trimmed raw text), `_c<i>` (header position i, verbatim) and
+    `_formulas` (the positions the reader flagged).
+    """
+    by_position = {i: name for name, i in colmap.items()}
+    rules: list[Rule] = []
+    cells: set[int] = set()
+    if nul:
+        for name in colmap:
+            rules.append(Rule(name, "nul_byte", f"strpos(r_{name}, chr(0)) > 0"))
+    if raw_cells:
+        for i, header in enumerate(headers):
+            if not header:
+                cells.add(i)
+                rules.append(Rule(header_label(headers, i), "no_header", f"nullif(trim(_c{i}), '') is not null",
+                                  value=f"_c{i}"))
+    for i in sorted(formulas):
+        if not raw_cells:  # a mapped CFPB export: its columns feed the model's through the mapping
+            rules.append(Rule(header_label(headers, i), "formula_no_value", f"list_contains(_formulas, {i})",
+                              value="null::varchar"))
+        elif i in by_position:  # a formula in a column that is not loaded loses nothing
+            rules.append(Rule(by_position[i], "formula_no_value", f"list_contains(_formulas, {i})"))
+    return rules, sorted(cells)
 
 
 def format_rejects(errors: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
@@ -166,13 +225,15 @@ def _raw_expr(colmap: dict[str, int], name: str) -> str:
     return f"case when {c} like ' %' or {c} like '% ' then nullif(trim({c}), '') else nullif({c}, '') end"
 
 
-def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Rule], params: _Params) -> str:
+def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Rule], params: _Params,
+               cells: list[int] = ()) -> str:
     """SQL creating temp table _typed: typed columns and the list of failed rules of each row."""
     spec = DATASETS[dataset]
     default_tz = params.add(config.setting("timezone"))
     raw_cols, joins = [], []
     for col in columns(dataset):
         raw_cols.append(f"{_raw_expr(colmap, col.name)} as r_{col.name}")
+    raw_cols.extend(f"s.c{int(i)} as _c{int(i)}" for i in cells)  # header positions the source rules read
     tz_parts = []
     customers = "(select distinct on (customer_id) customer_id, timezone from customers)"
     if "customer_id" in spec.tz_from or any(c == "customer_id" for c, _ in spec.fks):
@@ -189,22 +250,31 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
     typed = []
     for col in columns(dataset):
         r = f"r.r_{col.name}"
-        if col.kind == "int":
-            expr = f"case when regexp_matches({r}, '{INT_RE}') then try_cast(try_cast({r} as double) as bigint) end"
-        elif col.kind in ("amount", "rate"):
-            typed.append(f"case when isfinite(try_cast({r} as double)) then try_cast({r} as double) end as _d_{col.name}")
-            sqltype = "decimal(18, 2)" if col.kind == "amount" else "decimal(8, 6)"
-            expr = f"cast(round(_d_{col.name}, {2 if col.kind == 'amount' else 6}) as {sqltype})"
-            typed.append(f"{expr} as {col.name}")
-            continue
+        if col.kind in STORAGE:
+            sqltype = STORAGE[col.kind][0]
+            if col.kind == "int":
+                typed.append(f"case when regexp_matches({r}, '{INT_RE}') then try_cast({r} as double) end as _n_{col.name}")
+                expr = f"case when _n_{col.name} is not null then try_cast({r} as {sqltype}) end"
+            else:
+                typed.append(f"case when isfinite(try_cast({r} as double)) then try_cast({r} as double) end "
+                             f"as _n_{col.name}")
+                expr = f"try_cast(round(_n_{col.name}, {2 if col.kind == 'amount' else 6}) as {sqltype})"
         elif col.kind == "date":
-            expr = f"try_cast({r} as date)"
+            typed.append(f"try_cast({r} as date) as _t_{col.name}")
+            expr = (f"case when _t_{col.name} between date '{DATE_RANGE[0]}' and date '{DATE_RANGE[1]}' "
+                    f"then _t_{col.name} end")
         elif col.kind == "timestamp":
             # An offset is a '+' or '-' after the date part, or a trailing Z (cheaper than a regex).
             has_offset = (f"(strpos(substr({r}, 11), '+') > 0 or strpos(substr({r}, 11), '-') > 0 "
                           f"or upper(right({r}, 1)) = 'Z')")
-            expr = (f"case when {has_offset} then try_cast({r} as timestamptz) "
-                    f"else timezone({tz}, try_cast({r} as timestamp)) end")
+            # A naive time is converted in the debtor's zone only when it is in range: near year 294247
+            # the conversion itself overflows (an error, not NULL).
+            typed.append(f"try_cast({r} as timestamp) as _w_{col.name}")
+            typed.append(f"case when {has_offset} then try_cast({r} as timestamptz) "
+                         f"when _w_{col.name} between timestamp '{TIMESTAMP_RANGE[0][:19]}' and "
+                         f"timestamp '{TIMESTAMP_RANGE[1][:19]}' then timezone({tz}, _w_{col.name}) end as _t_{col.name}")
+            expr = (f"case when _t_{col.name} between timestamptz '{TIMESTAMP_RANGE[0]}' and "
+                    f"timestamptz '{TIMESTAMP_RANGE[1]}' then _t_{col.name} end")
         else:
             expr = r
         if col.default is not None:
@@ -220,8 +290,8 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
     for column, target in spec.fks:
         alias = "l" if target == "loan" else "c"
         typed.append(f"{alias}.{target}_id is not null as _fk_{column}")
-    # Amount columns are referenced by name inside the same select list (DuckDB lateral aliases).
-    inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
+    # _n_/_t_ columns are referenced by name inside the same select list (DuckDB lateral aliases).
+    inner = (f"select r.*, {', '.join(typed)} from (select s._line, s._fields, s._formulas, {', '.join(raw_cols)} "  # noqa: S608 (identifiers from the model allow-list)
              f"from {source} s) r {' '.join(joins)}")
     # A NULL condition counts as passing, both in the CASE and in the OR (every rule guards its nulls).
     conds = [f"({rule.sql})" for rule in rules]
@@ -235,6 +305,8 @@ def _typed_sql(dataset: str, colmap: dict[str, int], source: str, rules: list[Ru
 
 
 def _value_expr(rule: Rule) -> str:
+    if rule.value is not None:
+        return rule.value
     if rule.code == "duplicate_key":
         keys = [f"coalesce(r_{k}, '')" for k in rule.args["keys"]]
         return f"concat_ws(', ', {', '.join(keys)})"
@@ -246,12 +318,15 @@ def _value_expr(rule: Rule) -> str:
 def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str) -> pd.DataFrame:
     """The failed rules, one row per (line, rule), with the raw source row as JSON."""
     pairs = ", ".join(f"$h{i}, c{i}" for i in range(len(headers)))
-    hparams = {f"h{i}": h if h else f"column {i + 1}" for i, h in enumerate(headers)}
+    hparams = {f"h{i}": header_label(headers, i) for i in range(len(headers))}
+    # The row verbatim: its cells under their headers (an empty cell is null) and, when the line has
+    # cells past the header, those cells in order under the key "" (no header can be empty).
+    raw_row = f"case when _extra is null then json_object({pairs}) else json_object({pairs}, '', _extra) end"
     # Unnest the few failing rows once, then fetch just their raw lines from the stage.
     cur.execute("create or replace temp table _errors as select _line, err.r as rule, err.v as value "
                 "from (select _line, unnest(_errs) as err from _typed where _errs is not null)")
     frame = cur.execute(
-        f"with raw as (select _line, json_object({pairs}) as raw_row from _stage "  # noqa: S608 (positional names)
+        f"with raw as (select _line, {raw_row} as raw_row from _stage "  # noqa: S608 (positional names)
         "semi join (select distinct _line from _errors) b using (_line)) "
         "select e._line as row_number, e.rule, e.value, raw.raw_row "
         "from _errors e join raw using (_line) order by e._line, e.rule",
@@ -265,7 +340,7 @@ def _errors_frame(cur: Any, rules: list[Rule], headers: list[str], dataset: str)
     col, code, args = [], [], []
     for rule_index, value in zip(frame["rule"], frame["value"], strict=True):
         rule = table[int(rule_index)]
-        value = None if value is None or value is pd.NA else str(value)
+        value = None if value is None or value is pd.NA else str(value).replace("\x00", "\\0")  # no NUL in a reason
         a = dict(rule.args, column=rule.column or "", value=value)
         if rule.code == "too_long":
             a["length"] = len(value or "")
