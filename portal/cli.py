@@ -652,6 +652,13 @@ def run(args: argparse.Namespace, streams: Io) -> int:
     except (db.QueryError, db.PortalDBError) as exc:
         print(f"portal: {exc}", file=streams.err)
         return EXIT_USAGE
+    except Exception as exc:  # a bug, not the input: one line (writes are one transaction, so none is half done)
+        if os.environ.get("PORTAL_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"portal: unexpected error ({type(exc).__name__}: {first}); a database write it made was rolled "
+              "back. PORTAL_DEBUG=1 shows the traceback", file=streams.err)
+        return EXIT_BROKEN
 
 
 def run_for_caller(argv: list[str], *, cwd: str, stdin: str, user: str, db_path: str) -> tuple[int, str, str]:

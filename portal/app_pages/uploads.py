@@ -1,3 +1,4 @@
+import logging
 import tempfile
 from pathlib import Path
 
@@ -37,6 +38,9 @@ if st.button(t("uploads.submit"), type="primary", disabled=uploaded is None, key
                 file_name=uploaded.name, progress=lambda f, stage: bar.progress(f, text=t(f"uploads.stage.{stage}")))
         except ingest.UploadError as exc:
             st.session_state.up_result = str(exc)
+        except Exception:  # a bug, not the file: one transaction, so nothing was loaded; the trace goes to the log
+            logging.getLogger("portal.uploads").exception("upload of %s (%s) failed", uploaded.name, dataset)
+            st.session_state.up_result = t("uploads.unexpected")
     ui.clear_caches()
 
 result = st.session_state.get("up_result")

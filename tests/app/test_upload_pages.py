@@ -120,3 +120,35 @@ def test_pages_are_for_analysts_and_admins_only(tmp_db):
         # The page is registered only as a sign-in gate: its script cannot be opened.
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page("app_pages/uploads.py")
+
+
+def test_a_bug_inside_the_load_is_one_line_and_loads_nothing(tmp_db, monkeypatch):
+    """A fault injected after the rows are staged and inserted (in the derived refresh, inside the upload's
+    transaction): the page says so in one catalogue line, no traceback, and the transaction is rolled back."""
+    from portal import derived
+
+    def broken(cur, change):
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(derived, "refresh", broken)
+    at = _upload(_page(), "customers.csv", _csv(GOOD))
+    assert [e.value for e in at.error] == ["The file was not loaded. Reason:"]
+    assert i18n.t("uploads.unexpected") in [e.value for e in at.text]
+    assert "injected fault" not in str([e.value for e in at.text])
+    assert db.scalar("select count(*) from customers", db=tmp_db) == 0
+
+
+def test_a_bug_inside_portal_load_is_one_line_exit_1(tmp_db, tmp_path, monkeypatch, capsys):
+    from portal import cli, derived
+
+    def broken(cur, change):
+        raise RuntimeError("injected fault\nsecond line")
+
+    monkeypatch.setattr(derived, "refresh", broken)
+    monkeypatch.delenv("PORTAL_DEBUG", raising=False)
+    path = tmp_path / "customers.csv"
+    path.write_bytes(_csv(GOOD))
+    assert cli.main(["--db", str(tmp_db), "load", "customers", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("portal: unexpected error (RuntimeError: injected fault)")
+    assert db.scalar("select count(*) from customers", db=tmp_db) == 0
