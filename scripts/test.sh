@@ -19,6 +19,7 @@ if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
 fi
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 python -m ruff check portal tests bench
-# Two workers (PORTAL_TEST_WORKERS), each test file on one worker so its module fixtures are built once;
+# Three workers on two cores (PORTAL_TEST_WORKERS): the browser and server tests wait as much as they compute,
+# so a third worker fills those waits. Each test file runs on one worker, so its module fixtures are built once;
 # the 15 slowest tests are listed at the end.
-exec python -m pytest -q -p no:cacheprovider -n "${PORTAL_TEST_WORKERS:-2}" --dist loadfile --durations=15 "$@"
+exec python -m pytest -q -p no:cacheprovider -n "${PORTAL_TEST_WORKERS:-3}" --dist loadfile --durations=15 "$@"

@@ -17,8 +17,8 @@ DEMO_SEED = 11
 
 def pytest_collection_modifyitems(config, items):
     """Long files first: those with a test marked slow, then the browser tests, then the rest (each group in
-    collection order). scripts/test.sh runs files on two xdist workers, which take the files in this
-    order, so the longest start early and do not end the run on one worker while the other idles."""
+    collection order). scripts/test.sh runs files on xdist workers, which take the files in this
+    order, so the longest start early and do not end the run on one worker while the others idle."""
     def group(item) -> int:
         return 0 if item.get_closest_marker("slow") else 1 if "tests/e2e/" in item.nodeid else 2
 

@@ -98,7 +98,8 @@ def test_customer_accepts_an_offered_plan_and_compliance_sees_it(portal_url, bro
         staff.get_by_text(re.compile(rf"Offer {offer_id}: Accepted by customer on .*; plan RP-{offer_id:06d}\.")
                           ).wait_for()
         with staff.expect_download() as info:
-            staff.get_by_role("button", name=t("common.download_csv", "en"), exact=True).last.click()
+            staff.locator(".st-key-cd_events_csv").get_by_role("button", name=t("common.download_csv", "en"),
+                                                               exact=True).click()
         events = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()))
         steps = events[["actor", "action", "field", "to_value"]].fillna("").values.tolist()
         assert ["customer", "plan_accepted", "plan_offer", "accepted"] in steps
