@@ -22,4 +22,4 @@ python -m ruff check portal tests bench
 # Three workers on two cores (PORTAL_TEST_WORKERS): the browser and server tests wait as much as they compute,
 # so a third worker fills those waits. Each test file runs on one worker, so its module fixtures are built once;
 # the 15 slowest tests are listed at the end.
-exec python -m pytest -q -p no:cacheprovider -n "${PORTAL_TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder --durations=15 "$@"
+exec python -m pytest -q -p no:cacheprovider -n "${PORTAL_TEST_WORKERS:-3}" --dist loadfile --durations=15 "$@"

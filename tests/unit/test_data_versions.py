@@ -250,7 +250,7 @@ def _submit_storm(path, run: int, threads: int, per_thread: int, during) -> list
     return errors
 
 
-@pytest.mark.slow(minutes=1)
+@pytest.mark.slow
 def test_concurrent_form_submissions_are_never_lost_even_during_an_upload(tmp_db, tmp_path):
     """20 threads x 50 submissions per run, each run while a contacts upload holds the writer.
 

@@ -23,7 +23,7 @@ if importlib.util.find_spec("pyspark") is None:
 from portal import spark  # noqa: E402  (imported only when pyspark is there)
 from tests.unit.test_spark_parity import assert_same_rows  # noqa: E402
 
-pytestmark = [pytest.mark.slow(minutes=3), pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 SQL_TABLES = sorted(name for name, d in derived.tables().items() if d.sql and not d.duckdb_only)
 
 

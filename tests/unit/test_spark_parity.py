@@ -27,7 +27,7 @@ if importlib.util.find_spec("pyspark") is None:
 from portal import spark  # noqa: E402  (imported only when pyspark is there)
 
 # Spark's first query starts a JVM; on a busy 2-core machine that alone can take minutes.
-pytestmark = [pytest.mark.slow(minutes=2), pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
