@@ -39,14 +39,17 @@ HERE = Path(__file__).resolve().parent
 QUERIES = ("overview_kpis", "channel_effectiveness")
 
 
-def start_server(database: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`portal serve` over database on a free loopback port; returns the process and its URL once healthy."""
+def start_server(database: Path, log_path: Path, *, env: dict | None = None,
+                 cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`portal serve` over database on a free loopback port; returns the process and its URL once healthy
+    (also scripts/screenshots.py's server)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log = log_path.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "portal", "--db", str(database), "serve", "--port", str(port),
-                             "--address", "127.0.0.1", "--headless"], stdout=log, stderr=subprocess.STDOUT)
+                             "--address", "127.0.0.1", "--headless"], stdout=log, stderr=subprocess.STDOUT,
+                            env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:

@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,32 +29,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-b
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve(db_path: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    from bench.bench_api import start_server
+
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONPATH=str(ROOT))
     env.pop("PORTAL_DB", None)
-    proc = subprocess.Popen([sys.executable, "-m", "portal", "--db", str(db_path), "serve", "--port", str(port),
-                             "--address", "127.0.0.1", "--headless"], stdout=log_path.open("w"),
-                            stderr=subprocess.STDOUT, env=env, cwd=db_path.parent)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"portal serve exited with {proc.returncode}: see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=5) as resp:  # noqa: S310 (loopback)
-                if resp.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"portal serve did not start: see {log_path}")
+    return start_server(db_path, log_path, env=env, cwd=db_path.parent)
 
 
 def _settled(page) -> None:
