@@ -15,20 +15,6 @@ DEMO_LOANS = 2000
 DEMO_SEED = 11
 
 
-def pytest_collection_modifyitems(config, items):
-    """Long files first: those with a test marked slow, then the browser tests, then the rest (each group in
-    collection order). scripts/test.sh runs files on xdist workers, which take the files in this
-    order, so the longest start early and do not end the run on one worker while the others idle."""
-    def group(item) -> int:
-        return 0 if item.get_closest_marker("slow") else 1 if "tests/e2e/" in item.nodeid else 2
-
-    first = {}
-    for item in items:
-        path = item.nodeid.split("::")[0]
-        first[path] = min(first.get(path, 2), group(item))
-    items.sort(key=lambda item: first[item.nodeid.split("::")[0]])  # stable: files stay whole and in order
-
-
 @pytest.fixture
 def tmp_db(tmp_path, monkeypatch) -> Path:
     """A fresh, migrated DuckDB file; also the default database (PORTAL_DB) for the test."""
